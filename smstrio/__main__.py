@@ -1,0 +1,3 @@
+from smstrio.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The only modules that import aiormq, redis or trio_asyncio."""

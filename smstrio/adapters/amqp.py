@@ -1,0 +1,232 @@
+"""The broker over RabbitMQ, with aiormq under trio-asyncio.
+
+Topology per queue ``Q``: a durable queue ``Q`` whose dead letters go through the
+direct exchange ``smstrio.dead-letter`` to the durable queue ``Q.dead``. Messages
+are published persistent (``delivery_mode=2``) with publisher confirms, with the
+stable message id as the AMQP ``message_id``. One channel consumes and acks; a
+second, in confirm mode, publishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import aiormq
+import trio
+from aiormq.abc import DeliveredMessage
+from pamqp import commands as spec
+from pamqp.common import Arguments
+
+from smstrio.adapters.bridge import cross
+from smstrio.config import redact
+from smstrio.errors import BrokerError
+from smstrio.logs import event
+from smstrio.ports import DeadLetter, Delivery, Outgoing
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_EXCHANGE = "smstrio.dead-letter"
+REASON_HEADER = "x-smstrio-reason"
+_ERRORS = (aiormq.exceptions.AMQPError, ConnectionError, OSError, asyncio.TimeoutError)
+
+
+def queue_arguments(queue: str) -> Arguments:
+    """The arguments ``queue`` is declared with; every declaration must repeat them exactly."""
+    return {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-dead-letter-routing-key": queue}
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+class AmqpBroker:
+    """A :class:`~smstrio.ports.Broker` on one AMQP connection."""
+
+    def __init__(self, url: str, connection: aiormq.abc.AbstractConnection) -> None:
+        self._url = redact(url)
+        self._connection = connection
+        self._consume_channel: aiormq.abc.AbstractChannel | None = None
+        self._publish_channel: aiormq.abc.AbstractChannel | None = None
+        self._lost = trio.Event()
+        self._lost_reason = "connection closed"
+        self._closing = False
+
+    @classmethod
+    async def connect(cls, url: str, *, name: str = "smstrio") -> AmqpBroker:
+        """Connect and open the channels; raise :class:`BrokerError` saying why not."""
+        try:
+            connection = await cross(aiormq.connect, url, client_properties={"connection_name": name})
+        except _ERRORS as exc:
+            raise BrokerError(f"cannot connect to RabbitMQ at {redact(url)}: {_describe(exc)}") from exc
+        broker = cls(url, connection)
+        try:
+            broker._consume_channel = await cross(connection.channel, publisher_confirms=False)
+            broker._publish_channel = await cross(connection.channel, publisher_confirms=True)
+        except _ERRORS as exc:
+            await broker.aclose()
+            raise BrokerError(f"cannot open a channel on RabbitMQ at {broker._url}: {_describe(exc)}") from exc
+        for closing in (connection.closing, broker._consume_channel.closing, broker._publish_channel.closing):
+            closing.add_done_callback(broker._on_closed)
+        return broker
+
+    def _on_closed(self, future: asyncio.Future[Any]) -> None:
+        # Runs as an asyncio callback: only synchronous Trio calls are allowed here.
+        if not future.cancelled() and future.exception() is not None:
+            self._lost_reason = _describe(future.exception())  # type: ignore[arg-type]
+        self._lost.set()
+
+    def _channels(self) -> tuple[aiormq.abc.AbstractChannel, aiormq.abc.AbstractChannel]:
+        if self._consume_channel is None or self._publish_channel is None:
+            raise BrokerError(f"RabbitMQ at {self._url}: not connected")
+        return self._consume_channel, self._publish_channel
+
+    async def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await cross(fn, *args, **kwargs)
+        except aiormq.exceptions.ChannelPreconditionFailed as exc:
+            raise BrokerError(
+                f"RabbitMQ at {self._url} refused to {what}: {_describe(exc)} "
+                "(a queue of that name exists with other settings: delete it or choose another --queue)"
+            ) from exc
+        except _ERRORS as exc:
+            raise BrokerError(f"RabbitMQ at {self._url} failed to {what}: {_describe(exc)}") from exc
+
+    async def declare(self, queue: str) -> None:
+        consume, _ = self._channels()
+        await self._call("declare the queues", _declare, consume, queue)
+
+    async def publish(self, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
+        _, publish = self._channels()
+        flags: list[bool] = await self._call("publish", _publish_all, publish, queue, messages)
+        return flags
+
+    async def consume(self, queue: str, prefetch: int, sink: trio.MemorySendChannel[Delivery]) -> str:
+        consume, _ = self._channels()
+
+        async def deliver(message: DeliveredMessage) -> None:
+            # An asyncio task: one send_nowait and nothing that awaits Trio. The sink's
+            # buffer is at least the prefetch, so it is never full while the broker
+            # respects the prefetch; once the sink is closed (shutdown), the message
+            # stays unacknowledged and the broker requeues it when we disconnect.
+            assert isinstance(message.delivery, spec.Basic.Deliver)
+            delivery = Delivery(
+                tag=message.delivery.delivery_tag or 0,
+                body=message.body,
+                message_id=message.header.properties.message_id,
+                redelivered=bool(message.delivery.redelivered),
+            )
+            try:
+                sink.send_nowait(delivery)
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                pass
+            except trio.WouldBlock:
+                event(log, "delivery beyond prefetch left unacked", level=logging.WARNING, tag=delivery.tag)
+
+        ok = await self._call("consume", _consume, consume, queue, prefetch, deliver)
+        tag: str = ok.consumer_tag
+        return tag
+
+    async def cancel(self, consumer_tag: str) -> None:
+        consume, _ = self._channels()
+        await self._call("cancel the consumer", consume.basic_cancel, consumer_tag)
+
+    async def ack(self, tags: Sequence[int]) -> None:
+        consume, _ = self._channels()
+        await self._call("acknowledge", _ack_all, consume, tags)
+
+    async def dead_letter(self, queue: str, letters: Sequence[DeadLetter]) -> None:
+        _, publish = self._channels()
+        flags = await self._call("dead-letter", _dead_letter_all, publish, queue, letters)
+        if not all(flags):
+            raise BrokerError(f"RabbitMQ at {self._url} did not confirm {flags.count(False)} dead letters")
+
+    async def queue_depth(self, queue: str) -> int:
+        consume, _ = self._channels()
+        ok = await self._call(
+            "count the queue", consume.queue_declare, queue, durable=True, arguments=queue_arguments(queue)
+        )
+        depth: int = ok.message_count or 0
+        return depth
+
+    async def watch(self) -> NoReturn:
+        await self._lost.wait()
+        raise BrokerError(f"lost the connection to RabbitMQ at {self._url}: {self._lost_reason}")
+
+    async def aclose(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        with trio.move_on_after(5, shield=True):
+            with contextlib.suppress(*_ERRORS):
+                await cross(self._connection.close)
+
+
+# The coroutines below run on the asyncio side of the bridge, one crossing each.
+
+
+async def _declare(channel: aiormq.abc.AbstractChannel, queue: str) -> None:
+    await channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="direct", durable=True)
+    await channel.queue_declare(f"{queue}.dead", durable=True)
+    await channel.queue_bind(f"{queue}.dead", DEAD_LETTER_EXCHANGE, routing_key=queue)
+    await channel.queue_declare(queue, durable=True, arguments=queue_arguments(queue))
+
+
+async def _publish_all(channel: aiormq.abc.AbstractChannel, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
+    results = await asyncio.gather(
+        *(
+            channel.basic_publish(
+                m.body,
+                routing_key=queue,
+                properties=spec.Basic.Properties(
+                    delivery_mode=2, message_id=m.message_id, content_type="application/json"
+                ),
+            )
+            for m in messages
+        ),
+        return_exceptions=True,
+    )
+    for r in results:
+        if isinstance(r, BaseException) and not isinstance(r, _ERRORS):
+            raise r
+    if channel.is_closed:
+        raise BrokerError("the publishing channel closed")
+    return [isinstance(r, spec.Basic.Ack) for r in results]
+
+
+async def _consume(
+    channel: aiormq.abc.AbstractChannel, queue: str, prefetch: int, callback: Any
+) -> spec.Basic.ConsumeOk:
+    await channel.basic_qos(prefetch_count=prefetch)
+    return await channel.basic_consume(queue, callback, no_ack=False)
+
+
+async def _ack_all(channel: aiormq.abc.AbstractChannel, tags: Sequence[int]) -> None:
+    for tag in tags:
+        await channel.basic_ack(tag, wait=False)
+
+
+async def _dead_letter_all(
+    channel: aiormq.abc.AbstractChannel, queue: str, letters: Sequence[DeadLetter]
+) -> list[bool]:
+    results = await asyncio.gather(
+        *(
+            channel.basic_publish(
+                x.body,
+                exchange=DEAD_LETTER_EXCHANGE,
+                routing_key=queue,
+                properties=spec.Basic.Properties(
+                    delivery_mode=2,
+                    headers={REASON_HEADER: x.reason[:500]},
+                    message_id=x.message_id,
+                ),
+            )
+            for x in letters
+        ),
+        return_exceptions=True,
+    )
+    return [isinstance(r, spec.Basic.Ack) for r in results]

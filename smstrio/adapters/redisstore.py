@@ -1,0 +1,187 @@
+"""The stats store over Redis, with redis-py's asyncio client under trio-asyncio.
+
+Every public method is one bridge crossing and one round trip (a script or a
+pipeline). Counting is idempotent: bit ``seq`` of the run's ``done`` bitmap is set
+when a message's outcome is counted, so a redelivered message is counted once.
+The cost is one bit per message (125 KB per million), kept until ``smstrio reset``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
+
+from smstrio.adapters.bridge import cross
+from smstrio.config import redact
+from smstrio.errors import StoreError
+from smstrio.keys import RATE_TTL_S, Keys
+from smstrio.stats import RATE_WINDOW_S, Counted, OutcomeRecord, SenderInfo, StoreView, Totals
+
+# KEYS: totals, rate counter of this second, then one `done` bitmap per run in the batch.
+# ARGV: groups of four: index into KEYS of the run's bitmap (0: no id), seq, outcome, service µs.
+# Returns newly counted {sent, failed, invalid, duplicates}.
+_RECORD = """
+local counts = {sent = 0, failed = 0, invalid = 0, duplicates = 0}
+local service_us = 0
+for i = 1, #ARGV, 4 do
+  local k = tonumber(ARGV[i])
+  local fresh = true
+  if k > 0 then
+    fresh = redis.call('SETBIT', KEYS[k], ARGV[i + 1], 1) == 0
+  end
+  if fresh then
+    local outcome = ARGV[i + 2]
+    counts[outcome] = counts[outcome] + 1
+    if outcome ~= 'invalid' then service_us = service_us + tonumber(ARGV[i + 3]) end
+  else
+    counts.duplicates = counts.duplicates + 1
+  end
+end
+local counted = counts.sent + counts.failed + counts.invalid
+for _, field in ipairs({'sent', 'failed', 'invalid', 'duplicates'}) do
+  if counts[field] > 0 then redis.call('HINCRBY', KEYS[1], field, counts[field]) end
+end
+if service_us > 0 then redis.call('HINCRBY', KEYS[1], 'service_us', service_us) end
+if counted > 0 then
+  redis.call('INCRBY', KEYS[2], counted)
+  redis.call('EXPIRE', KEYS[2], ARGV_TTL)
+end
+return {counts.sent, counts.failed, counts.invalid, counts.duplicates}
+""".replace("ARGV_TTL", str(RATE_TTL_S))
+
+_ERRORS = (RedisError, OSError)
+
+
+class RedisStore:
+    """A :class:`~smstrio.ports.StatsStore` for one queue in one Redis database."""
+
+    def __init__(self, url: str, client: aioredis.Redis, keys: Keys) -> None:
+        self._url = redact(url)
+        self._client = client
+        self._keys = keys
+        self._record = client.register_script(_RECORD)
+
+    @classmethod
+    async def connect(cls, url: str, queue: str, *, socket_timeout: float = 5.0, prefix: str = "smstrio") -> RedisStore:
+        """Connect and ping; raise :class:`StoreError` saying why not.
+
+        ``socket_timeout`` bounds each command; a failed command is retried once.
+        """
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1),
+            max_connections=16,
+            timeout=socket_timeout,
+        )
+        store = cls(url, aioredis.Redis(connection_pool=pool), Keys(queue, prefix))
+        try:
+            await store.ping()
+        except StoreError:
+            await store.aclose()
+            raise
+        return store
+
+    async def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await cross(fn, *args, **kwargs)
+        except _ERRORS as exc:
+            text = (str(exc) or type(exc).__name__).splitlines()[0][:300]
+            raise StoreError(f"Redis at {self._url} failed to {what}: {text}") from exc
+
+    async def record(self, records: Sequence[OutcomeRecord]) -> Counted:
+        keys = [self._keys.totals, self._keys.rate(int(time.time()))]
+        slots: dict[str, int] = {}
+        args: list[str | int] = []
+        for r in records:
+            k = 0
+            if r.run is not None and r.seq is not None:
+                k = slots.get(r.run, 0)
+                if not k:
+                    keys.append(self._keys.done(r.run))
+                    k = slots[r.run] = len(keys)
+            args += (k, r.seq or 0, r.outcome.value, r.service_us)
+        sent, failed, invalid, duplicates = await self._call("record outcomes", self._record, keys=keys, args=args)
+        return Counted(sent=sent, failed=failed, invalid=invalid, duplicates=duplicates)
+
+    async def add_produced(self, count: int) -> None:
+        await self._call("count produced messages", self._client.hincrby, self._keys.totals, "produced", count)
+
+    async def heartbeat(self, info: SenderInfo, ttl: float) -> None:
+        await self._call("record a heartbeat", _heartbeat, self._client, self._keys, info, ttl)
+
+    async def forget_sender(self, sender_id: str) -> None:
+        await self._call("remove a sender", _forget, self._client, self._keys, sender_id)
+
+    async def view(self) -> StoreView:
+        totals, recent, senders = await self._call("read statistics", _view, self._client, self._keys, time.time())
+        return StoreView(totals=Totals.from_fields(totals), recent=recent, senders=senders)
+
+    async def reset(self) -> int:
+        deleted: int = await self._call("reset statistics", _reset, self._client, self._keys)
+        return deleted
+
+    async def ping(self) -> None:
+        await self._call("answer PING", self._client.ping)
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(*_ERRORS):
+            await cross(self._client.aclose)
+
+
+# The coroutines below run on the asyncio side of the bridge, one crossing each.
+
+
+async def _heartbeat(client: aioredis.Redis, keys: Keys, info: SenderInfo, ttl: float) -> None:
+    async with client.pipeline(transaction=True) as pipe:
+        fields: dict[Any, str] = info.to_fields()  # redis-py's key type is invariant
+        pipe.hset(keys.sender(info.id), mapping=fields)
+        pipe.pexpire(keys.sender(info.id), int(ttl * 1000))
+        pipe.zadd(keys.senders, {info.id: info.last_seen + ttl})
+        await pipe.execute()
+
+
+async def _forget(client: aioredis.Redis, keys: Keys, sender_id: str) -> None:
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.delete(keys.sender(sender_id))
+        pipe.zrem(keys.senders, sender_id)
+        await pipe.execute()
+
+
+async def _view(client: aioredis.Redis, keys: Keys, now: float) -> tuple[dict[str, str], list[int], list[SenderInfo]]:
+    second = int(now)
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.hgetall(keys.totals)
+        pipe.mget([keys.rate(s) for s in range(second - RATE_WINDOW_S, second)])
+        pipe.zremrangebyscore(keys.senders, "-inf", now)
+        pipe.zrange(keys.senders, 0, -1)
+        totals, rates, _, ids = await pipe.execute()
+    senders: list[SenderInfo] = []
+    if ids:
+        async with client.pipeline(transaction=False) as pipe:
+            for sender_id in ids:
+                pipe.hgetall(keys.sender(sender_id))
+            senders = [SenderInfo.from_fields(f) for f in await pipe.execute() if f]
+    return totals, [int(r or 0) for r in rates], senders
+
+
+async def _reset(client: aioredis.Redis, keys: Keys) -> int:
+    deleted = 0
+    batch: list[str] = []
+    async for key in client.scan_iter(match=keys.pattern, count=500):
+        batch.append(key)
+        if len(batch) >= 500:
+            deleted += await client.unlink(*batch)
+            batch.clear()
+    if batch:
+        deleted += await client.unlink(*batch)
+    return deleted

@@ -1,0 +1,243 @@
+"""Settings, parsed once at the CLI boundary into frozen dataclasses that validate themselves.
+
+Precedence: command-line flag, then environment variable, then the ``.env`` file, then
+the default. Below the CLI nothing reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from smstrio.distributions import Distribution
+from smstrio.errors import ConfigError
+
+T = TypeVar("T")
+
+_QUEUE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines of a ``.env`` file; ``#`` comments, ``export`` and quotes allowed."""
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ConfigError(f"{path}:{number}: expected KEY=VALUE, got {raw.strip()!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """Where settings come from, below the flags: the environment over the ``.env`` file."""
+
+    env: Mapping[str, str]
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str], dotenv: Path = Path(".env")) -> Sources:
+        return cls({**read_dotenv(dotenv), **environ})
+
+    def pick(self, flag: T | None, names: tuple[str, ...], parse: Callable[[str], T], default: T) -> T:
+        """The flag if given, else the first environment name set, else the default."""
+        if flag is not None:
+            return flag
+        for name in names:
+            raw = self.env.get(name)
+            if raw is not None and raw.strip() != "":
+                try:
+                    return parse(raw.strip())
+                except ValueError as exc:
+                    raise ConfigError(f"{name}={raw!r}: {exc}") from exc
+        return default
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***``, safe to log or print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _check_url(url: str, schemes: tuple[str, ...], what: str) -> str:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise ConfigError(f"malformed {what} URL {redact(url)!r}: {exc}") from exc
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ConfigError(
+            f"malformed {what} URL {redact(url)!r}: expected {' or '.join(s + '://HOST' for s in schemes)}"
+        )
+    return url
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
+
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/"
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+DEFAULT_QUEUE = "sms_queue"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Common:
+    """Settings every role shares."""
+
+    amqp_url: str = DEFAULT_AMQP_URL
+    redis_url: str = DEFAULT_REDIS_URL
+    queue: str = DEFAULT_QUEUE
+    log_level: str = "INFO"
+    log_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        _check_url(self.amqp_url, ("amqp", "amqps"), "AMQP")
+        _check_url(self.redis_url, ("redis", "rediss"), "Redis")
+        _check(bool(_QUEUE.match(self.queue)), f"invalid queue name {self.queue!r}: use 1 to 200 of A-Z a-z 0-9 . _ -")
+        _check(self.log_level in _LEVELS, f"invalid log level {self.log_level!r}: one of {', '.join(_LEVELS)}")
+
+    @classmethod
+    def resolve(
+        cls,
+        src: Sources,
+        *,
+        amqp_url: str | None = None,
+        redis_url: str | None = None,
+        queue: str | None = None,
+        log_level: str | None = None,
+        log_file: Path | None = None,
+    ) -> Common:
+        rabbit_host = src.env.get("RABBITMQ_HOST", "").strip()
+        redis_host = src.env.get("REDIS_HOST", "").strip()
+        return cls(
+            amqp_url=src.pick(
+                amqp_url,
+                ("AMQP_URL",),
+                str,
+                f"amqp://guest:guest@{rabbit_host}:5672/" if rabbit_host else DEFAULT_AMQP_URL,
+            ),
+            redis_url=src.pick(
+                redis_url, ("REDIS_URL",), str, f"redis://{redis_host}:6379/0" if redis_host else DEFAULT_REDIS_URL
+            ),
+            queue=src.pick(queue, ("QUEUE_NAME",), str, DEFAULT_QUEUE),
+            log_level=src.pick(log_level, ("LOG_LEVEL",), str, "INFO").upper(),
+            log_file=src.pick(log_file, ("LOG_FILE",), Path, None),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProducerSettings:
+    """``smstrio produce``."""
+
+    common: Common
+    count: int = 1000
+    window: int = 1000
+    """Publishes in flight at once, awaiting their confirms."""
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.count >= 0, f"message count must be >= 0, got {self.count}")
+        _check(1 <= self.window <= 65535, f"window must be within 1..65535, got {self.window}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SenderSettings:
+    """``smstrio send``."""
+
+    common: Common
+    workers: int = 20
+    mean: float = 2.0
+    failure_rate: float = 0.1
+    distribution: Distribution = Distribution.EXPONENTIAL
+    prefetch: int | None = None
+    """Unacknowledged deliveries the broker may hand this process; ``None``: twice the worker count,
+    so that each worker has its next delivery at hand while its last one is being recorded."""
+    grace: float = 30.0
+    until_empty: bool = False
+    seed: int | None = None
+    batch_max: int = 500
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.workers <= 100_000, f"workers must be within 1..100000, got {self.workers}")
+        _check(_finite(self.mean) and self.mean >= 0, f"mean must be a number >= 0 seconds, got {self.mean}")
+        _check(
+            _finite(self.failure_rate) and 0 <= self.failure_rate <= 1,
+            f"failure rate must be within 0..1, got {self.failure_rate}",
+        )
+        _check(
+            self.prefetch is None or 1 <= self.prefetch <= 65535,
+            f"prefetch must be within 1..65535, got {self.prefetch}",
+        )
+        _check(_finite(self.grace) and self.grace >= 0, f"grace must be >= 0 seconds, got {self.grace}")
+
+    @property
+    def effective_prefetch(self) -> int:
+        return self.prefetch if self.prefetch is not None else min(2 * self.workers, 65535)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MonitorSettings:
+    """``smstrio monitor``."""
+
+    common: Common
+    interval: float = 5.0
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    def __post_init__(self) -> None:
+        _check(_finite(self.interval) and self.interval > 0, f"interval must be > 0 seconds, got {self.interval}")
+        _check(0 <= self.port <= 65535, f"port must be within 0..65535, got {self.port}")
+
+
+def as_float(raw: str) -> float:
+    return float(raw)
+
+
+def as_int(raw: str) -> int:
+    return int(raw)
+
+
+def as_distribution(raw: str) -> Distribution:
+    try:
+        return Distribution(raw.lower())
+    except ValueError:
+        raise ValueError(f"one of {', '.join(d.value for d in Distribution)}") from None
+
+
+def describe(settings: Any) -> dict[str, Any]:
+    """Settings as a loggable dict, with URLs redacted."""
+    out: dict[str, Any] = {}
+    for name in settings.__dataclass_fields__:
+        value = getattr(settings, name)
+        if isinstance(value, Common):
+            out.update(describe(value))
+        elif name.endswith("_url"):
+            out[name] = redact(value)
+        elif isinstance(value, Path):
+            out[name] = str(value)
+        else:
+            out[name] = value
+    return out

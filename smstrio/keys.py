@@ -1,0 +1,52 @@
+"""Every Redis key smstrio uses, in one place.
+
+All keys of one queue share the hash tag ``{queue}``, so they live in one slot
+and the atomic scripts also work on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The key names of one queue's statistics."""
+
+    queue: str
+    prefix: str = "smstrio"
+
+    @property
+    def _base(self) -> str:
+        return f"{self.prefix}:{{{self.queue}}}"
+
+    @property
+    def totals(self) -> str:
+        """Hash: produced, sent, failed, invalid, duplicates, service_us."""
+        return f"{self._base}:totals"
+
+    def done(self, run: str) -> str:
+        """Bitmap of one producer run: bit ``seq`` is set once that message's outcome is counted."""
+        return f"{self._base}:done:{run}"
+
+    def rate(self, second: int) -> str:
+        """Counter of outcomes counted during one wall-clock second (expires after ``RATE_TTL_S``)."""
+        return f"{self._base}:rate:{second}"
+
+    @property
+    def senders(self) -> str:
+        """Sorted set: sender id scored by its last heartbeat."""
+        return f"{self._base}:senders"
+
+    def sender(self, sender_id: str) -> str:
+        """Hash of one sender's settings and counts, expiring unless its heartbeat renews it."""
+        return f"{self._base}:sender:{sender_id}"
+
+    @property
+    def pattern(self) -> str:
+        """A SCAN pattern matching every key of this queue (used by ``reset``)."""
+        return f"{self._base}:*"
+
+
+RATE_TTL_S = 120
+"""How long a per-second rate counter lives."""

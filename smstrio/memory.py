@@ -1,0 +1,199 @@
+"""In-process twins of the broker and the stats store, for tests and the embedded simulation.
+
+They keep the same promises as the real adapters where the roles can tell: deliveries
+respect the prefetch, unacknowledged deliveries return to the queue when the
+connection closes, outcomes are counted once per message id.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import NoReturn
+
+import trio
+
+from smstrio.errors import BrokerError
+from smstrio.ports import DeadLetter, Delivery, Outgoing
+from smstrio.stats import RATE_WINDOW_S, Counted, Outcome, OutcomeRecord, SenderInfo, StoreView, Totals
+
+
+@dataclass
+class _Consumer:
+    queue: str
+    prefetch: int
+    sink: trio.MemorySendChannel[Delivery]
+    unacked: int = 0
+
+
+@dataclass
+class MemoryBroker:
+    """A broker in memory. ``queues`` maps a queue name to its ready ``(message_id, body, headers)``."""
+
+    queues: dict[str, collections.deque[tuple[str | None, bytes, dict[str, str]]]] = field(default_factory=dict)
+    _consumers: dict[str, _Consumer] = field(default_factory=dict)
+    _unacked: dict[int, tuple[str, str | None, bytes]] = field(default_factory=dict)
+    _owner: dict[int, str] = field(default_factory=dict)
+    _tags: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _lost: trio.Event = field(default_factory=trio.Event)
+    closed: bool = False
+
+    def _ready(self, queue: str) -> collections.deque[tuple[str | None, bytes, dict[str, str]]]:
+        return self.queues.setdefault(queue, collections.deque())
+
+    def _pump(self) -> None:
+        for ctag, consumer in list(self._consumers.items()):
+            ready = self._ready(consumer.queue)
+            while ready and consumer.unacked < consumer.prefetch:
+                message_id, body, _ = ready.popleft()
+                tag = next(self._tags)
+                self._unacked[tag] = (consumer.queue, message_id, body)
+                self._owner[tag] = ctag
+                consumer.unacked += 1
+                consumer.sink.send_nowait(Delivery(tag, body, message_id))
+
+    def _check(self) -> None:
+        if self.closed:
+            raise BrokerError("memory broker connection is closed")
+
+    async def declare(self, queue: str) -> None:
+        self._check()
+        self._ready(queue)
+        self._ready(f"{queue}.dead")
+
+    async def publish(self, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
+        self._check()
+        await trio.lowlevel.checkpoint()
+        self._ready(queue).extend((m.message_id, m.body, {}) for m in messages)
+        self._pump()
+        return [True] * len(messages)
+
+    async def consume(self, queue: str, prefetch: int, sink: trio.MemorySendChannel[Delivery]) -> str:
+        self._check()
+        ctag = f"ctag-{len(self._consumers) + 1}-{next(self._tags)}"
+        self._consumers[ctag] = _Consumer(queue, prefetch, sink)
+        self._pump()
+        return ctag
+
+    async def cancel(self, consumer_tag: str) -> None:
+        self._check()
+        await trio.lowlevel.checkpoint()
+        consumer = self._consumers.get(consumer_tag)
+        if consumer is not None:
+            consumer.prefetch = 0
+
+    async def ack(self, tags: Sequence[int]) -> None:
+        self._check()
+        await trio.lowlevel.checkpoint()
+        for tag in tags:
+            del self._unacked[tag]
+            consumer = self._consumers.get(self._owner.pop(tag))
+            if consumer is not None:
+                consumer.unacked -= 1
+        self._pump()
+
+    async def dead_letter(self, queue: str, letters: Sequence[DeadLetter]) -> None:
+        self._check()
+        await trio.lowlevel.checkpoint()
+        self._ready(f"{queue}.dead").extend((x.message_id, x.body, {"x-smstrio-reason": x.reason}) for x in letters)
+
+    async def queue_depth(self, queue: str) -> int:
+        self._check()
+        await trio.lowlevel.checkpoint()
+        return len(self._ready(queue))
+
+    async def watch(self) -> NoReturn:
+        await self._lost.wait()
+        raise BrokerError("memory broker connection lost")
+
+    def drop(self) -> None:
+        """Simulate a lost connection: requeue what was not acknowledged, wake ``watch``."""
+        self._requeue()
+        self.closed = True
+        self._lost.set()
+
+    def _requeue(self) -> None:
+        for tag in sorted(self._unacked, reverse=True):
+            queue, message_id, body = self._unacked.pop(tag)
+            self._ready(queue).appendleft((message_id, body, {}))
+        self._owner.clear()
+        self._consumers.clear()
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+        if not self.closed:
+            self._requeue()
+            self.closed = True
+
+
+@dataclass
+class MemoryStore:
+    """A stats store in memory; ``clock`` gives seconds (``trio.current_time`` for virtual time)."""
+
+    clock: Callable[[], float]
+    totals: Totals = field(default_factory=Totals)
+    _done: set[tuple[str, int]] = field(default_factory=set)
+    _per_second: collections.Counter[int] = field(default_factory=collections.Counter)
+    _senders: dict[str, tuple[SenderInfo, float]] = field(default_factory=dict)
+
+    async def record(self, records: Sequence[OutcomeRecord]) -> Counted:
+        await trio.lowlevel.checkpoint()
+        counts = collections.Counter[str]()
+        service_us = 0
+        for r in records:
+            if r.run is not None and r.seq is not None:
+                if (r.run, r.seq) in self._done:
+                    counts["duplicates"] += 1
+                    continue
+                self._done.add((r.run, r.seq))
+            counts[r.outcome.value] += 1
+            if r.outcome is not Outcome.INVALID:
+                service_us += r.service_us
+        counted = Counted(**counts)
+        t = self.totals
+        self.totals = replace(
+            t,
+            sent=t.sent + counted.sent,
+            failed=t.failed + counted.failed,
+            invalid=t.invalid + counted.invalid,
+            duplicates=t.duplicates + counted.duplicates,
+            service_us=t.service_us + service_us,
+        )
+        self._per_second[int(self.clock())] += counted.processed
+        return counted
+
+    async def add_produced(self, count: int) -> None:
+        await trio.lowlevel.checkpoint()
+        self.totals = replace(self.totals, produced=self.totals.produced + count)
+
+    async def heartbeat(self, info: SenderInfo, ttl: float) -> None:
+        await trio.lowlevel.checkpoint()
+        self._senders[info.id] = (info, self.clock() + ttl)
+
+    async def forget_sender(self, sender_id: str) -> None:
+        await trio.lowlevel.checkpoint()
+        self._senders.pop(sender_id, None)
+
+    async def view(self) -> StoreView:
+        await trio.lowlevel.checkpoint()
+        now = self.clock()
+        second = int(now)
+        live = [info for info, expires in self._senders.values() if expires > now]
+        recent = [self._per_second[s] for s in range(second - RATE_WINDOW_S, second)]
+        return StoreView(totals=self.totals, recent=recent, senders=live)
+
+    async def reset(self) -> int:
+        await trio.lowlevel.checkpoint()
+        self.totals = Totals()
+        self._done.clear()
+        self._per_second.clear()
+        self._senders.clear()
+        return 1
+
+    async def ping(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()

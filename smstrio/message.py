@@ -1,0 +1,108 @@
+"""The SMS alert: model, wire codec and a seeded generator. Pure, no I/O."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import string
+from dataclasses import dataclass
+
+from smstrio.errors import DecodeError
+
+MAX_TEXT = 100
+"""Longest SMS text smstrio generates or accepts, in characters."""
+
+MAX_BODY = 1024
+"""Largest encoded body accepted from the queue, in bytes."""
+
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_RUN = re.compile(r"^[0-9a-f]{12}$")
+_TEXT_ALPHABET = string.ascii_letters + string.digits + " .,!?-"
+_FIELDS = frozenset({"run", "seq", "to", "text", "created_at"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sms:
+    """One SMS alert. ``(run, seq)`` identifies it across redeliveries and re-publishes."""
+
+    run: str
+    seq: int
+    to: str
+    text: str
+    created_at: float
+
+    @property
+    def message_id(self) -> str:
+        """The stable id, also sent as the AMQP ``message_id`` property."""
+        return format_message_id(self.run, self.seq)
+
+
+def format_message_id(run: str, seq: int) -> str:
+    """``run-seq``, the inverse of :func:`parse_message_id`."""
+    return f"{run}-{seq}"
+
+
+def parse_message_id(message_id: str) -> tuple[str, int]:
+    """Split a message id into ``(run, seq)``; raise :class:`DecodeError` if it is not one."""
+    run, sep, seq = message_id.partition("-")
+    if not sep or not _RUN.match(run) or not seq.isdigit() or len(seq) > 10:
+        raise DecodeError(f"malformed message id {message_id[:40]!r}")
+    value = int(seq)
+    if value >= 2**32:
+        raise DecodeError(f"message sequence {value} out of range")
+    return run, value
+
+
+def encode(sms: Sms) -> bytes:
+    """The compact JSON body published to the queue."""
+    return json.dumps(
+        {
+            "run": sms.run,
+            "seq": sms.seq,
+            "to": sms.to,
+            "text": sms.text,
+            "created_at": sms.created_at,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+
+
+def decode(body: bytes) -> Sms:
+    """Parse and validate a body; raise :class:`DecodeError` saying what is wrong."""
+    if len(body) > MAX_BODY:
+        raise DecodeError(f"body of {len(body)} bytes exceeds {MAX_BODY}")
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DecodeError("body is not JSON") from exc
+    if not isinstance(data, dict):
+        raise DecodeError("body is not a JSON object")
+    missing = _FIELDS - data.keys()
+    if missing:
+        raise DecodeError(f"missing fields: {', '.join(sorted(missing))}")
+    run, seq, to, text, created_at = (data[k] for k in ("run", "seq", "to", "text", "created_at"))
+    if not isinstance(run, str) or not isinstance(seq, int) or isinstance(seq, bool):
+        raise DecodeError("run must be a string and seq an integer")
+    parse_message_id(format_message_id(run, seq))
+    if not isinstance(to, str) or not _E164.match(to):
+        raise DecodeError("to is not an E.164 number")
+    if not isinstance(text, str) or not 1 <= len(text) <= MAX_TEXT:
+        raise DecodeError(f"text must be 1 to {MAX_TEXT} characters")
+    if not isinstance(created_at, int | float) or isinstance(created_at, bool):
+        raise DecodeError("created_at is not a number")
+    return Sms(run=run, seq=seq, to=to, text=text, created_at=float(created_at))
+
+
+def new_run_id(rng: random.Random) -> str:
+    """A fresh 12-hex-digit run id; one producer invocation is one run."""
+    return f"{rng.getrandbits(48):012x}"
+
+
+def random_sms(rng: random.Random, *, run: str, seq: int, created_at: float) -> Sms:
+    """A random alert: an E.164 number of 8 to 15 digits and a text of 1 to MAX_TEXT characters."""
+    digits = rng.randint(7, 14)
+    number = "+" + str(rng.randint(1, 9)) + "".join(rng.choices(string.digits, k=digits))
+    text = "".join(rng.choices(_TEXT_ALPHABET, k=rng.randint(1, MAX_TEXT)))
+    return Sms(run=run, seq=seq, to=number, text=text, created_at=created_at)

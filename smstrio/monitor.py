@@ -1,0 +1,119 @@
+"""The monitor role: every interval, read the statistics, log them as one JSON line, serve them.
+
+The monitor keeps no counts of its own: every number comes from the store and the
+broker, so several monitors, or a restarted one, show the same numbers. It caches the
+latest snapshot once per interval and serves that, so HTTP load never reaches Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import trio
+
+from smstrio.config import MonitorSettings
+from smstrio.errors import ServiceError
+from smstrio.logs import event
+from smstrio.ports import Broker, StatsStore
+from smstrio.stats import StatsSnapshot, snapshot
+from smstrio.web import create_app, serve_http
+
+log = logging.getLogger(__name__)
+
+
+async def collect(queue: str, broker: Broker, store: StatsStore) -> StatsSnapshot:
+    """One fresh snapshot: the store's counters plus the broker's queue depth."""
+    view = await store.view()
+    depth = await broker.queue_depth(queue)
+    return snapshot(queue, view, queue_depth=depth, now=time.time())
+
+
+@dataclass
+class Health:
+    """Whether each service answered, as ``GET /healthz`` reports it."""
+
+    redis: str
+    rabbitmq: str
+
+    @property
+    def ok(self) -> bool:
+        return self.redis == "ok" and self.rabbitmq == "ok"
+
+
+HEALTH_TIMEOUT_S = 2.0
+"""How long ``/healthz`` waits for each service."""
+
+
+async def check_health(queue: str, broker: Broker, store: StatsStore) -> Health:
+    """Ask both services, each within ``HEALTH_TIMEOUT_S``."""
+    health = Health(redis="unreachable", rabbitmq="unreachable")
+    with trio.move_on_after(HEALTH_TIMEOUT_S):
+        try:
+            await store.ping()
+            health.redis = "ok"
+        except ServiceError as exc:
+            health.redis = str(exc)
+    with trio.move_on_after(HEALTH_TIMEOUT_S):
+        try:
+            await broker.queue_depth(queue)
+            health.rabbitmq = "ok"
+        except ServiceError as exc:
+            health.rabbitmq = str(exc)
+    return health
+
+
+@dataclass
+class Monitor:
+    """The latest snapshot, refreshed by :meth:`run`, read by the HTTP app."""
+
+    settings: MonitorSettings
+    broker: Broker
+    store: StatsStore
+    latest: StatsSnapshot | None = None
+    _fresh: trio.Event = field(default_factory=trio.Event)
+
+    async def refresh(self) -> StatsSnapshot:
+        """Collect, cache and log one snapshot."""
+        snap = await collect(self.settings.common.queue, self.broker, self.store)
+        self.latest = snap
+        self._fresh.set()
+        event(log, "stats", **snap.to_json())
+        return snap
+
+    async def current(self) -> StatsSnapshot:
+        """The cached snapshot, waiting for the first one if none was taken yet."""
+        await self._fresh.wait()
+        assert self.latest is not None
+        return self.latest
+
+    async def health(self) -> Health:
+        """Ask Redis and RabbitMQ now."""
+        return await check_health(self.settings.common.queue, self.broker, self.store)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Refresh every interval, forever; a failed refresh is logged and retried next interval."""
+        await self.refresh()
+        task_status.started()
+        while True:
+            await trio.sleep(self.settings.interval)
+            try:
+                await self.refresh()
+            except ServiceError as exc:
+                event(log, "stats unavailable", level=logging.WARNING, error=str(exc))
+
+
+async def run_monitor(
+    settings: MonitorSettings,
+    broker: Broker,
+    store: StatsStore,
+    *,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Log statistics every interval and serve them over HTTP; hand the bound URLs to ``task_status``."""
+    monitor = Monitor(settings, broker, store)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(monitor.run)
+        urls = await nursery.start(serve_http, create_app(monitor), settings.host, settings.port)
+        task_status.started(urls)

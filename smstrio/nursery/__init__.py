@@ -1,0 +1,1 @@
+"""Trio-only supervision pieces: signals, batching, shutdown. No service clients here."""

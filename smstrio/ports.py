@@ -1,0 +1,110 @@
+"""The seams between roles and services: Protocols, with in-memory twins in ``memory.py``.
+
+Roles depend only on these. The adapters in ``smstrio/adapters`` implement them over
+RabbitMQ and Redis; ``smstrio/memory.py`` implements them in-process for tests and
+the embedded simulation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NoReturn, Protocol
+
+import trio
+
+from smstrio.message import Sms
+from smstrio.stats import Counted, OutcomeRecord, SenderInfo, StoreView
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message to publish: its stable id and encoded body."""
+
+    message_id: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A message handed to this consumer; ``tag`` settles it."""
+
+    tag: int
+    body: bytes
+    message_id: str | None = None
+    redelivered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that could not be processed, with the reason it goes to the dead-letter queue."""
+
+    body: bytes
+    message_id: str | None
+    reason: str
+
+
+class Broker(Protocol):
+    """A durable queue broker with publisher confirms and manual acks (one connection)."""
+
+    async def declare(self, queue: str) -> None:
+        """Create ``queue`` (durable) and its dead-letter queue ``<queue>.dead`` if missing."""
+
+    async def publish(self, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
+        """Publish persistently, all in flight at once; say per message whether the broker confirmed it."""
+
+    async def consume(self, queue: str, prefetch: int, sink: trio.MemorySendChannel[Delivery]) -> str:
+        """Start delivering to ``sink`` (buffer >= ``prefetch``) with manual acks; return the consumer tag."""
+
+    async def cancel(self, consumer_tag: str) -> None:
+        """Stop new deliveries to that consumer; deliveries already made stay to be settled."""
+
+    async def ack(self, tags: Sequence[int]) -> None:
+        """Acknowledge deliveries, all in one go."""
+
+    async def dead_letter(self, queue: str, letters: Sequence[DeadLetter]) -> None:
+        """Publish, confirmed, to ``<queue>.dead`` with each reason in the ``x-smstrio-reason`` header."""
+
+    async def queue_depth(self, queue: str) -> int:
+        """Messages ready in ``queue``, as the broker counts them."""
+
+    async def watch(self) -> NoReturn:
+        """Return never; raise :class:`~smstrio.errors.BrokerError` when the connection is lost."""
+
+    async def aclose(self) -> None:
+        """Close the connection; the broker requeues whatever was not acknowledged."""
+
+
+class StatsStore(Protocol):
+    """Atomic statistics of one queue, shared by every process working on it."""
+
+    async def record(self, records: Sequence[OutcomeRecord]) -> Counted:
+        """Count each outcome once, atomically for the whole batch; say what was newly counted."""
+
+    async def add_produced(self, count: int) -> None:
+        """Add ``count`` broker-confirmed messages to ``produced``."""
+
+    async def heartbeat(self, info: SenderInfo, ttl: float) -> None:
+        """Announce a live sender; it disappears ``ttl`` seconds after its last heartbeat."""
+
+    async def forget_sender(self, sender_id: str) -> None:
+        """Remove a sender that stopped cleanly."""
+
+    async def view(self) -> StoreView:
+        """Totals, recent per-second counts and live senders."""
+
+    async def reset(self) -> int:
+        """Delete this queue's statistics; return how many keys went."""
+
+    async def ping(self) -> None:
+        """Raise :class:`~smstrio.errors.StoreError` unless the store answers."""
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+class Gateway(Protocol):
+    """Where an SMS is sent: the simulated gateway, or a real one some day."""
+
+    async def send(self, sms: Sms) -> bool:
+        """Send one SMS; say whether it was delivered."""

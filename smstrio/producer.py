@@ -1,0 +1,87 @@
+"""The producer role: generate alerts and publish them, confirmed, a window at a time.
+
+A message counts as produced only once the broker confirmed it; each confirmed
+window is added to ``produced`` before the next is published. A message the broker
+refuses (nack) is published again under the same id, up to ``PUBLISH_ATTEMPTS``
+times; consumers count each id once, so a repeat can never be counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import trio
+
+from smstrio.config import ProducerSettings
+from smstrio.errors import PublishError
+from smstrio.logs import event
+from smstrio.message import encode, new_run_id, random_sms
+from smstrio.ports import Broker, Outgoing, StatsStore
+
+log = logging.getLogger(__name__)
+
+PUBLISH_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProduceSummary:
+    """The one-line summary ``smstrio produce`` ends with."""
+
+    queue: str
+    run: str
+    published: int
+    confirmed: int
+    seconds: float
+    rate_per_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+async def run_producer(
+    settings: ProducerSettings,
+    broker: Broker,
+    store: StatsStore,
+    *,
+    rng: random.Random | None = None,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> ProduceSummary:
+    """Publish ``settings.count`` alerts; hand the run id to ``task_status``; return the summary."""
+    rng = rng or random.Random(settings.seed)
+    queue = settings.common.queue
+    run = new_run_id(rng)
+    await broker.declare(queue)
+    task_status.started(run)
+    started = trio.current_time()
+    published = confirmed = 0
+    event(log, "producing", queue=queue, run=run, count=settings.count, window=settings.window)
+    for first in range(0, settings.count, settings.window):
+        seqs = range(first, min(first + settings.window, settings.count))
+        pending = [random_sms(rng, run=run, seq=seq, created_at=time.time()) for seq in seqs]
+        for _ in range(PUBLISH_ATTEMPTS):
+            flags = await broker.publish(queue, [Outgoing(m.message_id, encode(m)) for m in pending])
+            published += len(pending)
+            newly = sum(flags)
+            if newly:
+                await store.add_produced(newly)
+                confirmed += newly
+            pending = [m for m, ok in zip(pending, flags, strict=True) if not ok]
+            if not pending:
+                break
+        else:
+            raise PublishError(
+                f"the broker refused {len(pending)} messages {PUBLISH_ATTEMPTS} times; {confirmed} were confirmed"
+            )
+    seconds = trio.current_time() - started
+    return ProduceSummary(
+        queue=queue,
+        run=run,
+        published=published,
+        confirmed=confirmed,
+        seconds=round(seconds, 3),
+        rate_per_s=round(confirmed / seconds, 1) if seconds > 0 else 0.0,
+    )
