@@ -50,7 +50,8 @@ class Sources:
 
     @classmethod
     def load(cls, environ: Mapping[str, str], dotenv: Path = Path(".env")) -> Sources:
-        return cls({**read_dotenv(dotenv), **environ})
+        # An empty environment variable counts as unset, so it does not hide the .env value.
+        return cls({**read_dotenv(dotenv), **{k: v for k, v in environ.items() if v.strip()}})
 
     def pick(self, flag: T | None, names: tuple[str, ...], parse: Callable[[str], T], default: T) -> T:
         """The flag if given, else the first environment name set, else the default."""

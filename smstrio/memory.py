@@ -94,6 +94,17 @@ class MemoryBroker:
                 consumer.unacked -= 1
         self._pump()
 
+    async def requeue(self, tags: Sequence[int]) -> None:
+        self._check()
+        await trio.lowlevel.checkpoint()
+        for tag in sorted(tags, reverse=True):
+            queue, message_id, body = self._unacked.pop(tag)
+            self._ready(queue).appendleft((message_id, body, {}))
+            consumer = self._consumers.get(self._owner.pop(tag))
+            if consumer is not None:
+                consumer.unacked -= 1
+        self._pump()
+
     async def dead_letter(self, queue: str, letters: Sequence[DeadLetter]) -> None:
         self._check()
         await trio.lowlevel.checkpoint()

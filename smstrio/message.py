@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import string
@@ -16,8 +17,9 @@ MAX_TEXT = 100
 MAX_BODY = 1024
 """Largest encoded body accepted from the queue, in bytes."""
 
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_RUN = re.compile(r"^[0-9a-f]{12}$")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_RUN = re.compile(r"[0-9a-f]{12}")
+_SEQ = re.compile(r"[0-9]{1,10}")
 _TEXT_ALPHABET = string.ascii_letters + string.digits + " .,!?-"
 _FIELDS = frozenset({"run", "seq", "to", "text", "created_at"})
 
@@ -46,7 +48,7 @@ def format_message_id(run: str, seq: int) -> str:
 def parse_message_id(message_id: str) -> tuple[str, int]:
     """Split a message id into ``(run, seq)``; raise :class:`DecodeError` if it is not one."""
     run, sep, seq = message_id.partition("-")
-    if not sep or not _RUN.match(run) or not seq.isdigit() or len(seq) > 10:
+    if not sep or not _RUN.fullmatch(run) or not _SEQ.fullmatch(seq):
         raise DecodeError(f"malformed message id {message_id[:40]!r}")
     value = int(seq)
     if value >= 2**32:
@@ -77,6 +79,8 @@ def decode(body: bytes) -> Sms:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DecodeError("body is not JSON") from exc
+    except RecursionError as exc:
+        raise DecodeError("body is nested too deeply") from exc
     if not isinstance(data, dict):
         raise DecodeError("body is not a JSON object")
     missing = _FIELDS - data.keys()
@@ -86,12 +90,14 @@ def decode(body: bytes) -> Sms:
     if not isinstance(run, str) or not isinstance(seq, int) or isinstance(seq, bool):
         raise DecodeError("run must be a string and seq an integer")
     parse_message_id(format_message_id(run, seq))
-    if not isinstance(to, str) or not _E164.match(to):
+    if not isinstance(to, str) or not _E164.fullmatch(to):
         raise DecodeError("to is not an E.164 number")
     if not isinstance(text, str) or not 1 <= len(text) <= MAX_TEXT:
         raise DecodeError(f"text must be 1 to {MAX_TEXT} characters")
-    if not isinstance(created_at, int | float) or isinstance(created_at, bool):
-        raise DecodeError("created_at is not a number")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        raise DecodeError("text has lone surrogates")
+    if not isinstance(created_at, int | float) or isinstance(created_at, bool) or not math.isfinite(created_at):
+        raise DecodeError("created_at is not a finite number")
     return Sms(run=run, seq=seq, to=to, text=text, created_at=float(created_at))
 
 

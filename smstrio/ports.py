@@ -62,6 +62,9 @@ class Broker(Protocol):
     async def ack(self, tags: Sequence[int]) -> None:
         """Acknowledge deliveries, all in one go."""
 
+    async def requeue(self, tags: Sequence[int]) -> None:
+        """Give deliveries back to the queue unprocessed, for any consumer to take."""
+
     async def dead_letter(self, queue: str, letters: Sequence[DeadLetter]) -> None:
         """Publish, confirmed, to ``<queue>.dead`` with each reason in the ``x-smstrio-reason`` header."""
 

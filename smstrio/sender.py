@@ -10,9 +10,10 @@ than it holds. The recorder stores a batch of outcomes in one atomic step and on
 then acknowledges the batch, so a crash between the two leads to a redelivery that
 the store recognises as a duplicate.
 
-Shutdown (``Sender.stop()``): cancel the consumer, let workers finish what they hold
-within ``grace`` seconds, record and acknowledge what finished, return. Deliveries not
-finished stay unacknowledged and go back to the queue when the connection closes.
+Shutdown (``Sender.stop()``): cancel the consumer, give deliveries no worker has started
+back to the queue, let workers finish what they hold within ``grace`` seconds, record
+and acknowledge what finished, return. Deliveries not finished stay unacknowledged and
+go back to the queue when the connection closes.
 """
 
 from __future__ import annotations
@@ -129,8 +130,11 @@ class Sender:
                 task_status.started(self)
                 await self._stop.wait()
                 await self._broker.cancel(consumer)
+                unstarted = _take_waiting(deliveries_recv)
                 deliveries_send.close()
                 self._work_scope.deadline = trio.current_time() + s.grace
+                if unstarted:
+                    await self._broker.requeue([d.tag for d in unstarted])
             background.cancel_scope.cancel()
         with trio.move_on_after(2, shield=True):
             await self._store.forget_sender(self.info.id)
@@ -234,6 +238,16 @@ class Sender:
                 idle_checks = 0
         event(log, "queue drained")
         self.stop()
+
+
+def _take_waiting(deliveries: trio.MemoryReceiveChannel[Delivery]) -> list[Delivery]:
+    """Every delivery waiting in the channel, taken without blocking."""
+    waiting = []
+    while True:
+        try:
+            waiting.append(deliveries.receive_nowait())
+        except (trio.WouldBlock, trio.EndOfChannel):
+            return waiting
 
 
 async def run_sender(

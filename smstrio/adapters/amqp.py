@@ -139,6 +139,10 @@ class AmqpBroker:
         consume, _ = self._channels()
         await self._call("acknowledge", _ack_all, consume, tags)
 
+    async def requeue(self, tags: Sequence[int]) -> None:
+        consume, _ = self._channels()
+        await self._call("requeue", _requeue_all, consume, tags)
+
     async def dead_letter(self, queue: str, letters: Sequence[DeadLetter]) -> None:
         _, publish = self._channels()
         flags = await self._call("dead-letter", _dead_letter_all, publish, queue, letters)
@@ -208,6 +212,11 @@ async def _consume(
 async def _ack_all(channel: aiormq.abc.AbstractChannel, tags: Sequence[int]) -> None:
     for tag in tags:
         await channel.basic_ack(tag, wait=False)
+
+
+async def _requeue_all(channel: aiormq.abc.AbstractChannel, tags: Sequence[int]) -> None:
+    for tag in tags:
+        await channel.basic_nack(tag, requeue=True, wait=False)
 
 
 async def _dead_letter_all(

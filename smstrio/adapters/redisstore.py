@@ -59,6 +59,10 @@ return {counts.sent, counts.failed, counts.invalid, counts.duplicates}
 _ERRORS = (RedisError, OSError)
 
 
+def _describe(exc: BaseException) -> str:
+    return (str(exc) or type(exc).__name__).splitlines()[0][:300]
+
+
 class RedisStore:
     """A :class:`~smstrio.ports.StatsStore` for one queue in one Redis database."""
 
@@ -83,20 +87,19 @@ class RedisStore:
             max_connections=16,
             timeout=socket_timeout,
         )
-        store = cls(url, aioredis.Redis(connection_pool=pool), Keys(queue, prefix))
+        store = cls(url, aioredis.Redis.from_pool(pool), Keys(queue, prefix))
         try:
-            await store.ping()
-        except StoreError:
+            await cross(store._client.ping)
+        except _ERRORS as exc:
             await store.aclose()
-            raise
+            raise StoreError(f"cannot connect to Redis at {redact(url)}: {_describe(exc)}") from exc
         return store
 
     async def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return await cross(fn, *args, **kwargs)
         except _ERRORS as exc:
-            text = (str(exc) or type(exc).__name__).splitlines()[0][:300]
-            raise StoreError(f"Redis at {self._url} failed to {what}: {text}") from exc
+            raise StoreError(f"Redis at {self._url} failed to {what}: {_describe(exc)}") from exc
 
     async def record(self, records: Sequence[OutcomeRecord]) -> Counted:
         keys = [self._keys.totals, self._keys.rate(int(time.time()))]

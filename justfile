@@ -1,0 +1,30 @@
+# smstrio tasks; run `uv run just --list` to see them all.
+
+# Lint, type-check and test: what CI runs.
+check: lint types test
+
+# Run the whole test suite (real-service tests skip without RabbitMQ/Redis, fail when CI is set).
+test *args:
+    uv run pytest {{args}}
+
+# Only the fast tiers that need no servers.
+test-fast:
+    uv run pytest -m "not services"
+
+# Ruff lint and format check.
+lint:
+    uv run ruff check .
+    uv run ruff format --check .
+
+# mypy in strict mode over the package and the tests.
+types:
+    uv run mypy
+
+# Format the code in place.
+fmt:
+    uv run ruff format .
+    uv run ruff check --fix .
+
+# The issue-2 measurements: exact counts across 4 senders, and 200 workers at 0.5 s.
+measure *args:
+    uv run python benchmarks/core.py {{args}}

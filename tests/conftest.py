@@ -1,0 +1,107 @@
+"""Fixtures shared by every tier.
+
+Tests marked ``services`` talk to the real RabbitMQ and Redis (``SMSTRIO_TEST_AMQP_URL``,
+``SMSTRIO_TEST_REDIS_URL``; local defaults). Without them such tests skip, saying why;
+when ``CI`` is set they fail instead, so CI can never pass by skipping them.
+Each test gets its own queue name, so its statistics keys and queues are its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import aiormq
+import pytest
+
+from smstrio.adapters.amqp import AmqpBroker
+from smstrio.adapters.bridge import cross, open_bridge
+from smstrio.adapters.redisstore import RedisStore
+
+AMQP_URL = os.environ.get("SMSTRIO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+REDIS_URL = os.environ.get("SMSTRIO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _missing_services() -> list[str]:
+    missing = []
+    if not _reachable(AMQP_URL, 5672):
+        missing.append(f"RabbitMQ at {AMQP_URL}")
+    if not _reachable(REDIS_URL, 6379):
+        missing.append(f"Redis at {REDIS_URL}")
+    return missing
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("services") is None:
+        return
+    missing = _missing_services()
+    if not missing:
+        return
+    reason = f"needs {' and '.join(missing)} (start them, see README)"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set and this test {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def queue_name() -> str:
+    """A queue name no other test uses."""
+    return f"smstrio-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def bridge() -> AsyncIterator[None]:
+    """The trio-asyncio loop the adapters need, open for the test."""
+    async with open_bridge():
+        yield
+
+
+@pytest.fixture
+async def store(bridge: None, queue_name: str) -> AsyncIterator[RedisStore]:
+    """A Redis stats store for the test's queue; its keys are deleted afterwards."""
+    s = await RedisStore.connect(REDIS_URL, queue_name)
+    try:
+        yield s
+    finally:
+        await s.reset()
+        await s.aclose()
+
+
+@pytest.fixture
+async def broker(bridge: None, queue_name: str) -> AsyncIterator[AmqpBroker]:
+    """A RabbitMQ connection; the test's queue and its dead-letter queue are deleted afterwards."""
+    b = await AmqpBroker.connect(AMQP_URL, name="smstrio tests")
+    try:
+        yield b
+    finally:
+        await b.aclose()
+        await delete_queues(queue_name)
+
+
+async def delete_queues(queue: str) -> None:
+    """Delete ``queue`` and ``queue.dead`` on the test broker."""
+
+    async def delete() -> None:
+        connection = await aiormq.connect(AMQP_URL)
+        try:
+            channel = await connection.channel()
+            for name in (queue, f"{queue}.dead"):
+                with contextlib.suppress(aiormq.exceptions.AMQPError):
+                    await channel.queue_delete(name)
+        finally:
+            await connection.close()
+
+    await cross(delete)

@@ -1,0 +1,98 @@
+"""Unit tests for the simulated send-time distributions."""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+import pytest
+
+from smstrio.distributions import Distribution, sampler
+
+DRAWS = 20_000
+MEAN = 2.0
+
+
+def draws(distribution: Distribution, mean: float, *, seed: int = 1, n: int = DRAWS) -> list[float]:
+    """``n`` samples from a sampler seeded with ``seed``."""
+    sample = sampler(distribution, mean, random.Random(seed))
+    return [sample() for _ in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("distribution", "tolerance"),
+    [
+        # Standard error of the mean over 20,000 draws: sigma / 141. Tolerances are about 4 of them.
+        (Distribution.EXPONENTIAL, 0.03),  # sigma = mean
+        (Distribution.NORMAL, 0.01),  # sigma = mean / 4
+        (Distribution.UNIFORM, 0.02),  # sigma = mean / sqrt(3)
+    ],
+)
+def test_sample_mean_is_near_the_requested_mean(distribution: Distribution, tolerance: float) -> None:
+    """The sample mean over 20,000 draws is within a few standard errors of the requested mean."""
+    assert statistics.fmean(draws(distribution, MEAN)) == pytest.approx(MEAN, rel=tolerance)
+
+
+@pytest.mark.parametrize("distribution", list(Distribution))
+def test_samples_are_never_negative(distribution: Distribution) -> None:
+    """No distribution draws a negative send time."""
+    assert min(draws(distribution, MEAN)) >= 0
+
+
+def test_normal_is_clamped_at_zero() -> None:
+    """The normal distribution never goes below zero, even far in its left tail."""
+
+    class FarLeft(random.Random):
+        """A generator whose every Gaussian draw lands ten standard deviations below the mean."""
+
+        def gauss(self, mu: float = 0.0, sigma: float = 1.0) -> float:
+            return mu - 10 * sigma
+
+    assert sampler(Distribution.NORMAL, MEAN, FarLeft(3))() == 0.0
+
+
+def test_normal_spread_is_a_quarter_of_the_mean() -> None:
+    """The normal distribution's standard deviation is about a quarter of the mean."""
+    assert statistics.stdev(draws(Distribution.NORMAL, MEAN)) == pytest.approx(MEAN / 4, rel=0.03)
+
+
+def test_exponential_has_a_long_tail() -> None:
+    """The exponential distribution's standard deviation is about its mean."""
+    assert statistics.stdev(draws(Distribution.EXPONENTIAL, MEAN)) == pytest.approx(MEAN, rel=0.05)
+
+
+def test_uniform_stays_within_zero_and_twice_the_mean() -> None:
+    """Uniform draws lie within [0, 2 * mean] and cover most of that range."""
+    samples = draws(Distribution.UNIFORM, MEAN)
+    assert 0 <= min(samples) < 0.01
+    assert 2 * MEAN - 0.01 < max(samples) <= 2 * MEAN
+
+
+def test_constant_is_exactly_the_mean() -> None:
+    """The constant distribution returns the mean every time."""
+    assert set(draws(Distribution.CONSTANT, 0.25, n=100)) == {0.25}
+
+
+@pytest.mark.parametrize("distribution", list(Distribution))
+def test_zero_mean_gives_zero(distribution: Distribution) -> None:
+    """A mean of zero makes every distribution return zero."""
+    assert set(draws(distribution, 0.0, n=100)) == {0.0}
+
+
+@pytest.mark.parametrize("distribution", list(Distribution))
+def test_negative_mean_raises(distribution: Distribution) -> None:
+    """A negative mean raises ValueError when the sampler is made."""
+    with pytest.raises(ValueError, match="mean must be >= 0"):
+        sampler(distribution, -0.5, random.Random(0))
+
+
+@pytest.mark.parametrize("distribution", list(Distribution))
+def test_same_seed_same_samples(distribution: Distribution) -> None:
+    """Samplers seeded alike draw the same sequence."""
+    assert draws(distribution, MEAN, seed=9, n=50) == draws(distribution, MEAN, seed=9, n=50)
+
+
+def test_distribution_parses_from_its_value() -> None:
+    """Each distribution is named by its lowercase string value."""
+    assert [Distribution(d.value) for d in Distribution] == list(Distribution)
+    assert str(Distribution.EXPONENTIAL) == "exponential"

@@ -1,0 +1,185 @@
+"""Integration tier: the adapters and roles against the real RabbitMQ and Redis."""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from typing import Any
+
+import aiormq
+import pytest
+import trio
+
+from smstrio.adapters.amqp import REASON_HEADER, AmqpBroker
+from smstrio.adapters.bridge import cross
+from smstrio.adapters.redisstore import RedisStore
+from smstrio.config import Common, ProducerSettings, SenderSettings
+from smstrio.distributions import Distribution, sampler
+from smstrio.errors import BrokerError, StoreError
+from smstrio.gateway import SimulatedGateway
+from smstrio.message import encode, random_sms
+from smstrio.monitor import collect
+from smstrio.ports import Outgoing
+from smstrio.producer import run_producer
+from smstrio.sender import run_sender
+from smstrio.stats import Outcome, OutcomeRecord, SenderInfo
+from tests.conftest import AMQP_URL, REDIS_URL
+
+pytestmark = pytest.mark.services
+
+
+def _sender_settings(queue: str, **overrides: Any) -> SenderSettings:
+    fields: dict[str, Any] = {
+        "workers": 20,
+        "mean": 0.0,
+        "failure_rate": 0.25,
+        "distribution": Distribution.CONSTANT,
+        "until_empty": True,
+        "grace": 5.0,
+    }
+    fields.update(overrides)
+    return SenderSettings(common=Common(queue=queue, amqp_url=AMQP_URL, redis_url=REDIS_URL), **fields)
+
+
+async def _drain(settings: SenderSettings, broker: AmqpBroker, store: RedisStore, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    gateway = SimulatedGateway(sampler(settings.distribution, settings.mean, rng), settings.failure_rate, rng)
+    with trio.fail_after(60):
+        await run_sender(settings, broker, store, gateway)
+
+
+async def _get_all(queue: str) -> list[aiormq.abc.DeliveredMessage]:
+    """Take every ready message off ``queue`` (acking them), straight through aiormq."""
+
+    async def get() -> list[aiormq.abc.DeliveredMessage]:
+        connection = await aiormq.connect(AMQP_URL)
+        try:
+            channel = await connection.channel()
+            messages = []
+            while True:
+                try:
+                    message = await channel.basic_get(queue, no_ack=True)
+                except aiormq.exceptions.AMQPError:
+                    break
+                if message.body == b"" and message.header.body_size == 0:
+                    break
+                messages.append(message)
+            return messages
+        finally:
+            await connection.close()
+
+    return await cross(get)
+
+
+async def test_produce_then_send_counts_every_message_once(
+    broker: AmqpBroker, store: RedisStore, queue_name: str
+) -> None:
+    """1,000 confirmed messages are all processed: sent + failed == produced, queue empty."""
+    common = Common(queue=queue_name, amqp_url=AMQP_URL, redis_url=REDIS_URL)
+    with trio.fail_after(30):
+        summary = await run_producer(ProducerSettings(common=common, count=1000, window=300), broker, store)
+    assert summary.confirmed == summary.published == 1000
+    assert await broker.queue_depth(queue_name) == 1000
+    await _drain(_sender_settings(queue_name), broker, store)
+    snap = await collect(queue_name, broker, store)
+    assert (snap.produced, snap.sent + snap.failed, snap.invalid, snap.duplicates) == (1000, 1000, 0, 0)
+    assert 150 <= snap.failed <= 350
+    assert snap.queue_depth == 0
+
+
+async def test_record_counts_each_message_id_once(store: RedisStore) -> None:
+    """The Lua record script counts a (run, seq) once however often it is recorded."""
+    first = await store.record(
+        [
+            OutcomeRecord(outcome=Outcome.SENT, service_us=1_000, run="a" * 12, seq=7),
+            OutcomeRecord(outcome=Outcome.FAILED, service_us=3_000, run="b" * 12, seq=7),
+            OutcomeRecord(outcome=Outcome.INVALID),
+        ]
+    )
+    again = await store.record(
+        [
+            OutcomeRecord(outcome=Outcome.FAILED, service_us=9_000, run="a" * 12, seq=7),
+            OutcomeRecord(outcome=Outcome.SENT, service_us=5_000, run="a" * 12, seq=8),
+        ]
+    )
+    assert (first.sent, first.failed, first.invalid, first.duplicates) == (1, 1, 1, 0)
+    assert (again.sent, again.failed, again.duplicates) == (1, 0, 1)
+    totals = (await store.view()).totals
+    assert (totals.sent, totals.failed, totals.invalid, totals.duplicates) == (2, 1, 1, 1)
+    assert totals.service_us == 9_000
+
+
+async def test_recent_rate_counts_outcomes_per_second(store: RedisStore) -> None:
+    """Outcomes recorded now show in the per-second counters once their second is over."""
+    await store.record([OutcomeRecord(outcome=Outcome.SENT, run="c" * 12, seq=i) for i in range(40)])
+    await trio.sleep(1.05)
+    assert sum((await store.view()).recent) == 40
+
+
+async def test_malformed_messages_go_to_the_dead_letter_queue(
+    broker: AmqpBroker, store: RedisStore, queue_name: str
+) -> None:
+    """Bodies that do not decode are counted invalid once and dead-lettered with their reason."""
+    await broker.declare(queue_name)
+    good = random_sms(random.Random(3), run="d" * 12, seq=0, created_at=0.0)
+    flags = await broker.publish(
+        queue_name,
+        [
+            Outgoing(good.message_id, encode(good)),
+            Outgoing("d" * 12 + "-1", b"not json"),
+            Outgoing("d" * 12 + "-2", b'{"run": "dddddddddddd"}'),
+        ],
+    )
+    assert all(flags)
+    await _drain(_sender_settings(queue_name, failure_rate=0.0), broker, store)
+    totals = (await store.view()).totals
+    assert (totals.sent, totals.invalid) == (1, 2)
+    dead = await _get_all(f"{queue_name}.dead")
+    reasons = sorted(str((m.header.properties.headers or {})[REASON_HEADER]) for m in dead)
+    assert reasons == ["body is not JSON", "missing fields: created_at, seq, text, to"]
+
+
+async def test_senders_appear_with_heartbeats_and_expire(store: RedisStore) -> None:
+    """A heartbeat makes a sender visible; without another it disappears after its TTL."""
+    info = SenderInfo(
+        id="host-1-abcd",
+        host="host",
+        pid=1,
+        workers=5,
+        mean_s=0.5,
+        failure_rate=0.1,
+        distribution="exponential",
+        started_at=0.0,
+        sent=3,
+        last_seen=time.time(),
+    )
+    await store.heartbeat(info, ttl=0.6)
+    assert [s.id for s in (await store.view()).senders] == ["host-1-abcd"]
+    assert (await store.view()).senders[0] == info
+    await trio.sleep(0.8)
+    assert (await store.view()).senders == []
+
+
+async def test_unreachable_servers_raise_our_errors(bridge: None) -> None:
+    """Connecting to a closed port raises BrokerError / StoreError naming the server."""
+    with pytest.raises(BrokerError, match=re.escape("cannot connect to RabbitMQ at amqp://guest:***@127.0.0.1:1/")):
+        await AmqpBroker.connect("amqp://guest:secret@127.0.0.1:1/")
+    with pytest.raises(StoreError, match=re.escape("cannot connect to Redis at redis://127.0.0.1:1/0")):
+        await RedisStore.connect("redis://127.0.0.1:1/0", "q", socket_timeout=1.0)
+
+
+async def test_queue_declared_with_other_arguments_gives_a_clear_error(broker: AmqpBroker, queue_name: str) -> None:
+    """A pre-existing queue of the same name without our arguments is reported, not a traceback."""
+
+    async def declare_plain() -> None:
+        connection = await aiormq.connect(AMQP_URL)
+        try:
+            channel = await connection.channel()
+            await channel.queue_declare(queue_name, durable=True)
+        finally:
+            await connection.close()
+
+    await cross(declare_plain)
+    with pytest.raises(BrokerError, match="exists with other settings"):
+        await broker.declare(queue_name)

@@ -1,0 +1,219 @@
+"""Unit tests for the statistics records and their math."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from smstrio.stats import (
+    RATE_WINDOW_S,
+    Counted,
+    SenderInfo,
+    StatsSnapshot,
+    StoreView,
+    Totals,
+    snapshot,
+)
+
+counts = st.integers(min_value=0, max_value=2**40)
+counteds = st.builds(Counted, sent=counts, failed=counts, invalid=counts, duplicates=counts)
+finite = st.floats(allow_nan=False)
+senders = st.builds(
+    SenderInfo,
+    id=st.text(),
+    host=st.text(),
+    pid=st.integers(min_value=0),
+    workers=st.integers(min_value=1),
+    mean_s=finite,
+    failure_rate=finite,
+    distribution=st.text(),
+    started_at=finite,
+    sent=counts,
+    failed=counts,
+    invalid=counts,
+    last_seen=finite,
+)
+
+SNAPSHOT_KEYS = {
+    "queue",
+    "produced",
+    "sent",
+    "failed",
+    "invalid",
+    "duplicates",
+    "processed",
+    "avg_time_s",
+    "throughput_per_s",
+    "queue_depth",
+    "senders",
+    "updated_at",
+}
+
+
+def sender(sender_id: str) -> SenderInfo:
+    """A sender heartbeat record with plausible values."""
+    return SenderInfo(
+        id=sender_id,
+        host="host-a",
+        pid=1234,
+        workers=20,
+        mean_s=2.0,
+        failure_rate=0.1,
+        distribution="exponential",
+        started_at=100.0,
+    )
+
+
+@given(a=counteds, b=counteds, c=counteds)
+def test_counted_addition_is_associative(a: Counted, b: Counted, c: Counted) -> None:
+    """(a + b) + c equals a + (b + c)."""
+    assert (a + b) + c == a + (b + c)
+
+
+@given(a=counteds, b=counteds)
+def test_counted_addition_is_commutative(a: Counted, b: Counted) -> None:
+    """a + b equals b + a."""
+    assert a + b == b + a
+
+
+@given(a=counteds)
+def test_empty_counted_is_the_identity(a: Counted) -> None:
+    """Adding Counted() changes nothing."""
+    assert a + Counted() == a == Counted() + a
+
+
+def test_counted_addition_adds_each_field() -> None:
+    """Addition sums each counter separately."""
+    total = Counted(sent=1, failed=2, invalid=3, duplicates=4) + Counted(sent=10, failed=20, invalid=30, duplicates=40)
+    assert total == Counted(sent=11, failed=22, invalid=33, duplicates=44)
+
+
+@given(a=counteds)
+def test_counted_processed_excludes_duplicates(a: Counted) -> None:
+    """Counted.processed is sent + failed + invalid, without duplicates."""
+    assert a.processed == a.sent + a.failed + a.invalid
+
+
+def test_snapshot_copies_totals_and_derives_processed() -> None:
+    """A snapshot carries the totals and processed = sent + failed + invalid (not duplicates)."""
+    view = StoreView(totals=Totals(produced=100, sent=60, failed=15, invalid=5, duplicates=7), recent=())
+    snap = snapshot("alerts", view, queue_depth=20, now=0.0)
+    assert (snap.queue, snap.produced, snap.sent, snap.failed, snap.invalid, snap.duplicates) == (
+        "alerts",
+        100,
+        60,
+        15,
+        5,
+        7,
+    )
+    assert snap.processed == 80
+    assert snap.queue_depth == 20
+
+
+def test_snapshot_average_time_is_from_integer_microseconds() -> None:
+    """avg_time_s is service microseconds over sent + failed, in seconds; invalid messages are not timed."""
+    view = StoreView(totals=Totals(sent=3, failed=1, invalid=50, service_us=5_000_000), recent=())
+    assert snapshot("q", view, queue_depth=None, now=0.0).avg_time_s == 1.25
+
+
+def test_snapshot_average_time_is_rounded_to_microseconds() -> None:
+    """avg_time_s keeps six decimals."""
+    view = StoreView(totals=Totals(sent=3, service_us=1_000_000), recent=())
+    assert snapshot("q", view, queue_depth=None, now=0.0).avg_time_s == 0.333333
+
+
+def test_snapshot_average_time_is_none_when_nothing_timed() -> None:
+    """avg_time_s is None when no message was sent or failed, even if some were invalid."""
+    view = StoreView(totals=Totals(produced=10, invalid=4), recent=())
+    assert snapshot("q", view, queue_depth=None, now=0.0).avg_time_s is None
+
+
+@pytest.mark.parametrize("recent", [[10, 20, 0, 5, 7], [12, 3], []])
+def test_snapshot_throughput_is_the_mean_over_the_rate_window(recent: list[int]) -> None:
+    """throughput_per_s is the sum of the recent per-second counts over RATE_WINDOW_S, however many are given."""
+    view = StoreView(totals=Totals(), recent=recent)
+    assert snapshot("q", view, queue_depth=None, now=0.0).throughput_per_s == pytest.approx(sum(recent) / RATE_WINDOW_S)
+
+
+def test_snapshot_throughput_is_zero_when_idle() -> None:
+    """throughput_per_s is 0 with no recent outcomes."""
+    view = StoreView(totals=Totals(sent=5), recent=[0] * RATE_WINDOW_S)
+    assert snapshot("q", view, queue_depth=None, now=0.0).throughput_per_s == 0
+
+
+def test_snapshot_sorts_senders_and_rounds_time() -> None:
+    """Senders are ordered by id and updated_at is rounded to milliseconds."""
+    view = StoreView(totals=Totals(), recent=(), senders=[sender("c"), sender("a"), sender("b")])
+    snap = snapshot("q", view, queue_depth=None, now=1700000000.123456)
+    assert [s.id for s in snap.senders] == ["a", "b", "c"]
+    assert snap.updated_at == 1700000000.123
+
+
+@given(info=senders)
+def test_sender_info_round_trips_through_fields(info: SenderInfo) -> None:
+    """SenderInfo.from_fields inverts to_fields."""
+    fields = info.to_fields()
+    assert all(isinstance(v, str) for v in fields.values())
+    assert SenderInfo.from_fields(fields) == info
+
+
+def test_sender_info_from_fields_defaults_the_counters() -> None:
+    """A heartbeat hash without counters reads as zero counts."""
+    fields = sender("s1").to_fields()
+    for key in ("sent", "failed", "invalid", "last_seen"):
+        del fields[key]
+    info = SenderInfo.from_fields(fields)
+    assert (info.sent, info.failed, info.invalid, info.last_seen) == (0, 0, 0, 0.0)
+
+
+def test_totals_from_fields_reads_integers_and_defaults_missing() -> None:
+    """Totals.from_fields parses the stored strings and treats missing counters as zero."""
+    assert Totals.from_fields({"produced": "5", "service_us": "123"}) == Totals(produced=5, service_us=123)
+
+
+def test_snapshot_to_json_has_exactly_the_documented_keys() -> None:
+    """to_json has exactly the documented keys and survives json.dumps."""
+    view = StoreView(
+        totals=Totals(produced=3, sent=2, failed=1, service_us=900), recent=[1, 2], senders=[sender("b"), sender("a")]
+    )
+    data = snapshot("q", view, queue_depth=4, now=10.0).to_json()
+    assert set(data) == SNAPSHOT_KEYS
+    assert json.loads(json.dumps(data)) == data
+    assert [s["id"] for s in data["senders"]] == ["a", "b"]
+    assert data["senders"][0] == {
+        "id": "a",
+        "host": "host-a",
+        "pid": 1234,
+        "workers": 20,
+        "mean_s": 2.0,
+        "failure_rate": 0.1,
+        "distribution": "exponential",
+        "started_at": 100.0,
+        "sent": 0,
+        "failed": 0,
+        "invalid": 0,
+        "last_seen": 0.0,
+    }
+
+
+def test_snapshot_to_json_keeps_nulls() -> None:
+    """An unknown queue depth and untimed average serialise as JSON null."""
+    snap = StatsSnapshot(
+        queue="q",
+        produced=0,
+        sent=0,
+        failed=0,
+        invalid=0,
+        duplicates=0,
+        processed=0,
+        avg_time_s=None,
+        throughput_per_s=0.0,
+        queue_depth=None,
+    )
+    text = json.dumps(snap.to_json())
+    assert json.loads(text)["queue_depth"] is None
+    assert json.loads(text)["avg_time_s"] is None
+    assert json.loads(text)["senders"] == []

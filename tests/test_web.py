@@ -1,0 +1,208 @@
+"""HTTP tier: the monitor's app through the quart-trio test client, and once on a real hypercorn server."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
+
+import trio
+
+from smstrio.config import Common, MonitorSettings
+from smstrio.errors import StoreError
+from smstrio.memory import MemoryBroker, MemoryStore
+from smstrio.message import encode, random_sms
+from smstrio.monitor import Monitor, run_monitor
+from smstrio.ports import Outgoing
+from smstrio.stats import Outcome, OutcomeRecord, SenderInfo
+from smstrio.web import create_app
+
+RUN = "0123456789ab"
+SNAPSHOT_KEYS = {
+    "queue",
+    "produced",
+    "sent",
+    "failed",
+    "invalid",
+    "duplicates",
+    "processed",
+    "avg_time_s",
+    "throughput_per_s",
+    "queue_depth",
+    "senders",
+    "updated_at",
+}
+
+
+class Clock:
+    """A clock the test sets by hand, in seconds."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class DownStore(MemoryStore):
+    """A memory store that does not answer pings."""
+
+    async def ping(self) -> None:
+        await trio.lowlevel.checkpoint()
+        raise StoreError("memory store is down")
+
+
+def _monitor(queue: str, broker: MemoryBroker | None = None, store: MemoryStore | None = None) -> Monitor:
+    return Monitor(
+        settings=MonitorSettings(common=Common(queue=queue)),
+        broker=broker or MemoryBroker(),
+        store=store or MemoryStore(clock=Clock(100.0)),
+    )
+
+
+async def test_stats_serves_the_snapshot(queue_name: str) -> None:
+    """GET /stats returns the latest snapshot with every documented key and the recorded numbers."""
+    clock = Clock(100.25)
+    broker, store = MemoryBroker(), MemoryStore(clock=clock)
+    await store.add_produced(7)
+    await store.record(
+        [
+            OutcomeRecord(outcome=Outcome.SENT, service_us=1_000_000, run=RUN, seq=0),
+            OutcomeRecord(outcome=Outcome.SENT, service_us=3_000_000, run=RUN, seq=1),
+            OutcomeRecord(outcome=Outcome.FAILED, service_us=2_000_000, run=RUN, seq=2),
+            OutcomeRecord(outcome=Outcome.INVALID),
+            OutcomeRecord(outcome=Outcome.SENT, service_us=9_000_000, run=RUN, seq=0),
+        ]
+    )
+    info = SenderInfo(
+        id="host-1-abcd",
+        host="host",
+        pid=1,
+        workers=3,
+        mean_s=0.5,
+        failure_rate=0.1,
+        distribution="constant",
+        started_at=1.0,
+    )
+    await store.heartbeat(info, 5.0)
+    sms = [random_sms(random.Random(1), run=RUN, seq=s, created_at=0.0) for s in (3, 4)]
+    await broker.publish(queue_name, [Outgoing(m.message_id, encode(m)) for m in sms])
+    clock.now = 101.5
+    monitor = _monitor(queue_name, broker, store)
+    await monitor.refresh()
+
+    response = await create_app(monitor).test_client().get("/stats")
+
+    assert response.status_code == 200
+    body = await response.get_json()
+    assert set(body) == SNAPSHOT_KEYS
+    assert {k: body[k] for k in SNAPSHOT_KEYS - {"updated_at"}} == {
+        "queue": queue_name,
+        "produced": 7,
+        "sent": 2,
+        "failed": 1,
+        "invalid": 1,
+        "duplicates": 1,
+        "processed": 4,
+        "avg_time_s": 2.0,
+        "throughput_per_s": 0.8,
+        "queue_depth": 2,
+        "senders": [asdict(info)],
+    }
+    assert body["updated_at"] > 0
+
+
+async def test_stats_serves_the_cached_snapshot(queue_name: str) -> None:
+    """GET /stats serves the snapshot of the last refresh, not the store's live counts."""
+    store = MemoryStore(clock=Clock(100.0))
+    monitor = _monitor(queue_name, store=store)
+    await monitor.refresh()
+    await store.add_produced(3)
+    client = create_app(monitor).test_client()
+
+    assert (await (await client.get("/stats")).get_json())["produced"] == 0
+    await monitor.refresh()
+    assert (await (await client.get("/stats")).get_json())["produced"] == 3
+
+
+async def test_healthz_ok(queue_name: str) -> None:
+    """GET /healthz answers 200 and ok when both services answer."""
+    response = await create_app(_monitor(queue_name)).test_client().get("/healthz")
+
+    assert response.status_code == 200
+    assert await response.get_json() == {"ok": True, "redis": "ok", "rabbitmq": "ok"}
+
+
+async def test_healthz_names_the_lost_broker(queue_name: str) -> None:
+    """GET /healthz answers 503 naming RabbitMQ when the broker connection was lost."""
+    broker = MemoryBroker()
+    broker.drop()
+
+    response = await create_app(_monitor(queue_name, broker=broker)).test_client().get("/healthz")
+
+    assert response.status_code == 503
+    assert await response.get_json() == {
+        "ok": False,
+        "redis": "ok",
+        "rabbitmq": "memory broker connection is closed",
+    }
+
+
+async def test_healthz_names_the_down_store(queue_name: str) -> None:
+    """GET /healthz answers 503 naming Redis when the store does not answer."""
+    store = DownStore(clock=Clock(100.0))
+
+    response = await create_app(_monitor(queue_name, store=store)).test_client().get("/healthz")
+
+    assert response.status_code == 503
+    assert await response.get_json() == {"ok": False, "redis": "memory store is down", "rabbitmq": "ok"}
+
+
+async def _http_get(host: str, port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 GET over a fresh connection: status, lower-cased headers, body (by its content-length).
+
+    The body is read to its content-length, not to EOF: hypercorn 0.18 under quart-trio 0.12
+    answers ``Connection: close`` with that header but leaves the connection open.
+    """
+    async with await trio.open_tcp_stream(host, port) as stream:
+        await stream.send_all(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = await stream.receive_some()
+            assert chunk, f"connection closed before the headers ended: {data!r}"
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = {name.strip().lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)}
+        while len(body) < int(headers["content-length"]):
+            chunk = await stream.receive_some()
+            assert chunk, f"connection closed before the body ended: {body!r}"
+            body += chunk
+    return int(status_line.split()[1]), headers, body
+
+
+async def test_run_monitor_serves_stats_over_http(queue_name: str) -> None:
+    """run_monitor binds a real server on port 0, hands back its URL, and serves /stats as JSON there."""
+    store = MemoryStore(clock=Clock(100.0))
+    await store.add_produced(42)
+    settings = MonitorSettings(common=Common(queue=queue_name), host="127.0.0.1", port=0, interval=60.0)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            urls: list[str] = await nursery.start(run_monitor, settings, MemoryBroker(), store)
+            (url,) = urls
+            parts = urlsplit(url)
+            assert parts.hostname == "127.0.0.1"
+            assert parts.port is not None
+            assert parts.port > 0
+
+            status, headers, body = await _http_get("127.0.0.1", parts.port, "/stats")
+            nursery.cancel_scope.cancel()
+
+    assert status == 200
+    assert headers["content-type"] == "application/json"
+    data = json.loads(body)
+    assert set(data) == SNAPSHOT_KEYS
+    assert (data["queue"], data["produced"], data["queue_depth"]) == (queue_name, 42, 0)
