@@ -129,11 +129,12 @@ def _exit_code(exc: SmstrioError) -> int:
     return EXIT_FAILURE
 
 
-def _run(common: Common, main: Callable[[], Awaitable[int]]) -> None:
+def _run(role: str, common: Common, main: Callable[[], Awaitable[int]]) -> None:
     """Set up logging and run ``main`` under Trio; turn our errors into one line and an exit code."""
     logs.setup(common.log_level, common.log_file)
     try:
-        code = trio.run(main)
+        with logs.bind(role=role, queue=common.queue):
+            code = trio.run(main)
     except (Exception, BaseExceptionGroup) as exc:
         found = _smstrio_error(exc)
         if found is None:
@@ -231,7 +232,7 @@ def produce(
             print(json.dumps(summary.to_json()), flush=True)
         return EXIT_OK
 
-    _run(settings.common, main)
+    _run("producer", settings.common, main)
 
 
 @app.command
@@ -287,7 +288,7 @@ def send(
         async with _services(settings.common, name="smstrio send") as (broker, store):
             return await _until_signalled(run_sender, settings, broker, store, gateway)
 
-    _run(settings.common, main)
+    _run("sender", settings.common, main)
 
 
 @app.command
@@ -321,7 +322,7 @@ def monitor(
         async with _services(settings.common, name="smstrio monitor") as (broker, store):
             return await _until_signalled(run_monitor, settings, broker, store)
 
-    _run(settings.common, main)
+    _run("monitor", settings.common, main)
 
 
 @app.command
@@ -335,7 +336,7 @@ def stats(*, flags: ServiceFlags = _DEFAULT_FLAGS) -> None:
         print(json.dumps(snap.to_json()), flush=True)
         return EXIT_OK
 
-    _run(common, main)
+    _run("stats", common, main)
 
 
 @app.command
@@ -349,7 +350,7 @@ def reset(*, flags: ServiceFlags = _DEFAULT_FLAGS) -> None:
         print(json.dumps({"queue": common.queue, "deleted_keys": deleted}), flush=True)
         return EXIT_OK
 
-    _run(common, main)
+    _run("reset", common, main)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -221,17 +221,21 @@ async def test_sigterm_finishes_in_flight_sends_and_loses_nothing(
 async def test_dotenv_file_supplies_seed_settings(
     broker: AmqpBroker, store: RedisStore, queue_name: str, tmp_path: Path
 ) -> None:
-    """QUEUE_NAME, MEAN_PROCESSING_TIME and FAILURE_RATE from a .env file are used when no flag is given."""
+    """Settings from a .env file are used when no flag is given; --log-file gets the JSON log lines."""
     (tmp_path / ".env").write_text(f"QUEUE_NAME={queue_name}\nMEAN_PROCESSING_TIME=0\nFAILURE_RATE=1\n")
     env = {k: v for k, v in _env(queue_name).items() if k != "QUEUE_NAME"}
     with trio.fail_after(TIMEOUT_S):
-        for args in (["produce", "25"], ["send", "--until-empty"]):
+        for args in (["produce", "25"], ["send", "--until-empty", "--log-file", "logs/send.jsonl"]):
             result = await trio.run_process(
                 [sys.executable, "-m", "smstrio", *args], env=env, cwd=tmp_path, check=False, capture_stderr=True
             )
             assert result.returncode == 0, result.stderr
     totals = (await store.view()).totals
     assert (totals.produced, totals.sent, totals.failed) == (25, 0, 25)
+    logged = [json.loads(line) for line in (tmp_path / "logs" / "send.jsonl").read_text().splitlines()]
+    assert {(e["role"], e["queue"]) for e in logged} == {("sender", queue_name)}
+    assert logged[-1]["event"] == "stopped"
+    assert logged[-1]["failed"] == 25
 
 
 @pytest.mark.services
