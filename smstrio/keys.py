@@ -22,8 +22,12 @@ class Keys:
 
     @property
     def totals(self) -> str:
-        """Hash: produced, sent, failed, invalid, duplicates, service_us."""
+        """Hash: produced, sent, failed, invalid, duplicates, service_us (integer microseconds)."""
         return f"{self._base}:totals"
+
+    def produced(self, run: str) -> str:
+        """Bitmap of one producer run: bit ``seq`` is set once that message is counted in ``produced``."""
+        return f"{self._base}:produced:{run}"
 
     def done(self, run: str) -> str:
         """Bitmap of one producer run: bit ``seq`` is set once that message's outcome is counted."""

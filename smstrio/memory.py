@@ -146,6 +146,7 @@ class MemoryStore:
     clock: Callable[[], float]
     totals: Totals = field(default_factory=Totals)
     _done: set[tuple[str, int]] = field(default_factory=set)
+    _produced: set[tuple[str, int]] = field(default_factory=set)
     _per_second: collections.Counter[int] = field(default_factory=collections.Counter)
     _senders: dict[str, tuple[SenderInfo, float]] = field(default_factory=dict)
 
@@ -153,12 +154,18 @@ class MemoryStore:
         await trio.lowlevel.checkpoint()
         counts = collections.Counter[str]()
         service_us = 0
+        produced = 0
         for r in records:
             if r.run is not None and r.seq is not None:
                 if (r.run, r.seq) in self._done:
                     counts["duplicates"] += 1
                     continue
                 self._done.add((r.run, r.seq))
+                if (r.run, r.seq) not in self._produced:
+                    self._produced.add((r.run, r.seq))
+                    produced += 1
+            else:
+                produced += 1
             counts[r.outcome.value] += 1
             if r.outcome is not Outcome.INVALID:
                 service_us += r.service_us
@@ -166,6 +173,7 @@ class MemoryStore:
         t = self.totals
         self.totals = replace(
             t,
+            produced=t.produced + produced,
             sent=t.sent + counted.sent,
             failed=t.failed + counted.failed,
             invalid=t.invalid + counted.invalid,
@@ -175,9 +183,12 @@ class MemoryStore:
         self._per_second[int(self.clock())] += counted.processed
         return counted
 
-    async def add_produced(self, count: int) -> None:
+    async def add_produced(self, run: str, seqs: Sequence[int]) -> int:
         await trio.lowlevel.checkpoint()
-        self.totals = replace(self.totals, produced=self.totals.produced + count)
+        new = {(run, seq) for seq in seqs} - self._produced
+        self._produced |= new
+        self.totals = replace(self.totals, produced=self.totals.produced + len(new))
+        return len(new)
 
     async def heartbeat(self, info: SenderInfo, ttl: float) -> None:
         await trio.lowlevel.checkpoint()
@@ -199,6 +210,7 @@ class MemoryStore:
         await trio.lowlevel.checkpoint()
         self.totals = Totals()
         self._done.clear()
+        self._produced.clear()
         self._per_second.clear()
         self._senders.clear()
         return 1

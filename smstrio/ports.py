@@ -84,8 +84,13 @@ class StatsStore(Protocol):
     async def record(self, records: Sequence[OutcomeRecord]) -> Counted:
         """Count each outcome once, atomically for the whole batch; say what was newly counted."""
 
-    async def add_produced(self, count: int) -> None:
-        """Add ``count`` broker-confirmed messages to ``produced``."""
+    async def add_produced(self, run: str, seqs: Sequence[int]) -> int:
+        """Count these broker-confirmed messages of ``run`` in ``produced``, each once; return how many were new.
+
+        ``record`` also counts a delivered message as produced (the broker had it), so
+        ``produced`` never falls behind the outcomes, even if a producer dies between a
+        confirm and this call.
+        """
 
     async def heartbeat(self, info: SenderInfo, ttl: float) -> None:
         """Announce a live sender; it disappears ``ttl`` seconds after its last heartbeat."""

@@ -65,10 +65,10 @@ async def run_producer(
         for _ in range(PUBLISH_ATTEMPTS):
             flags = await broker.publish(queue, [Outgoing(m.message_id, encode(m)) for m in pending])
             published += len(pending)
-            newly = sum(flags)
-            if newly:
-                await store.add_produced(newly)
-                confirmed += newly
+            confirmed_seqs = [m.seq for m, ok in zip(pending, flags, strict=True) if ok]
+            if confirmed_seqs:
+                await store.add_produced(run, confirmed_seqs)
+                confirmed += len(confirmed_seqs)
             pending = [m for m, ok in zip(pending, flags, strict=True) if not ok]
             if not pending:
                 break

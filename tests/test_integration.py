@@ -183,3 +183,20 @@ async def test_queue_declared_with_other_arguments_gives_a_clear_error(broker: A
     await cross(declare_plain)
     with pytest.raises(BrokerError, match="exists with other settings"):
         await broker.declare(queue_name)
+
+
+async def test_produced_counts_confirmed_and_delivered_messages_once(store: RedisStore) -> None:
+    """A message counts once in produced whether its confirm or its outcome is recorded first."""
+    run = "e" * 12
+    assert await store.add_produced(run, [0, 1, 2]) == 3
+    assert await store.add_produced(run, [2, 3]) == 1
+    await store.record(
+        [
+            OutcomeRecord(outcome=Outcome.SENT, run=run, seq=3),
+            OutcomeRecord(outcome=Outcome.SENT, run=run, seq=9),
+            OutcomeRecord(outcome=Outcome.INVALID),
+        ]
+    )
+    assert await store.add_produced(run, [9, 10]) == 1
+    totals = (await store.view()).totals
+    assert (totals.produced, totals.sent, totals.invalid) == (7, 2, 1)

@@ -66,7 +66,7 @@ async def test_stats_serves_the_snapshot(queue_name: str) -> None:
     """GET /stats returns the latest snapshot with every documented key and the recorded numbers."""
     clock = Clock(100.25)
     broker, store = MemoryBroker(), MemoryStore(clock=clock)
-    await store.add_produced(7)
+    await store.add_produced(RUN, range(7))
     await store.record(
         [
             OutcomeRecord(outcome=Outcome.SENT, service_us=1_000_000, run=RUN, seq=0),
@@ -100,7 +100,7 @@ async def test_stats_serves_the_snapshot(queue_name: str) -> None:
     assert set(body) == SNAPSHOT_KEYS
     assert {k: body[k] for k in SNAPSHOT_KEYS - {"updated_at"}} == {
         "queue": queue_name,
-        "produced": 7,
+        "produced": 8,  # 7 confirmed + 1 delivered message without an id
         "sent": 2,
         "failed": 1,
         "invalid": 1,
@@ -119,7 +119,7 @@ async def test_stats_serves_the_cached_snapshot(queue_name: str) -> None:
     store = MemoryStore(clock=Clock(100.0))
     monitor = _monitor(queue_name, store=store)
     await monitor.refresh()
-    await store.add_produced(3)
+    await store.add_produced(RUN, range(3))
     client = create_app(monitor).test_client()
 
     assert (await (await client.get("/stats")).get_json())["produced"] == 0
@@ -186,7 +186,7 @@ async def _http_get(host: str, port: int, path: str) -> tuple[int, dict[str, str
 async def test_run_monitor_serves_stats_over_http(queue_name: str) -> None:
     """run_monitor binds a real server on port 0, hands back its URL, and serves /stats as JSON there."""
     store = MemoryStore(clock=Clock(100.0))
-    await store.add_produced(42)
+    await store.add_produced(RUN, range(42))
     settings = MonitorSettings(common=Common(queue=queue_name), host="127.0.0.1", port=0, interval=60.0)
 
     with trio.fail_after(10):

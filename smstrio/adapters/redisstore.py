@@ -2,8 +2,9 @@
 
 Every public method is one bridge crossing and one round trip (a script or a
 pipeline). Counting is idempotent: bit ``seq`` of the run's ``done`` bitmap is set
-when a message's outcome is counted, so a redelivered message is counted once.
-The cost is one bit per message (125 KB per million), kept until ``smstrio reset``.
+when a message's outcome is counted, so a redelivered message is counted once, and
+bit ``seq`` of its ``produced`` bitmap when it is counted as produced. The cost is two
+bits per message (250 KB per million), kept until ``smstrio reset``.
 """
 
 from __future__ import annotations
@@ -24,17 +25,22 @@ from smstrio.errors import StoreError
 from smstrio.keys import RATE_TTL_S, Keys
 from smstrio.stats import RATE_WINDOW_S, Counted, OutcomeRecord, SenderInfo, StoreView, Totals
 
-# KEYS: totals, rate counter of this second, then one `done` bitmap per run in the batch.
-# ARGV: groups of four: index into KEYS of the run's bitmap (0: no id), seq, outcome, service µs.
+# KEYS: totals, rate counter of this second, then per run in the batch its `done` and
+# `produced` bitmaps. ARGV: groups of four: index into KEYS of the run's `done` bitmap
+# (0: the message has no id), seq, outcome, service µs. A newly counted message is also
+# counted as produced if it was not yet (the broker delivered it, so it had it).
 # Returns newly counted {sent, failed, invalid, duplicates}.
 _RECORD = """
 local counts = {sent = 0, failed = 0, invalid = 0, duplicates = 0}
-local service_us = 0
+local service_us, produced = 0, 0
 for i = 1, #ARGV, 4 do
   local k = tonumber(ARGV[i])
   local fresh = true
   if k > 0 then
     fresh = redis.call('SETBIT', KEYS[k], ARGV[i + 1], 1) == 0
+    if fresh and redis.call('SETBIT', KEYS[k + 1], ARGV[i + 1], 1) == 0 then produced = produced + 1 end
+  elseif fresh then
+    produced = produced + 1
   end
   if fresh then
     local outcome = ARGV[i + 2]
@@ -49,12 +55,23 @@ for _, field in ipairs({'sent', 'failed', 'invalid', 'duplicates'}) do
   if counts[field] > 0 then redis.call('HINCRBY', KEYS[1], field, counts[field]) end
 end
 if service_us > 0 then redis.call('HINCRBY', KEYS[1], 'service_us', service_us) end
+if produced > 0 then redis.call('HINCRBY', KEYS[1], 'produced', produced) end
 if counted > 0 then
   redis.call('INCRBY', KEYS[2], counted)
-  redis.call('EXPIRE', KEYS[2], ARGV_TTL)
+  redis.call('EXPIRE', KEYS[2], RATE_TTL)
 end
 return {counts.sent, counts.failed, counts.invalid, counts.duplicates}
-""".replace("ARGV_TTL", str(RATE_TTL_S))
+""".replace("RATE_TTL", str(RATE_TTL_S))
+
+# KEYS: totals, the run's `produced` bitmap. ARGV: confirmed seqs. Returns how many were new.
+_PRODUCED = """
+local new = 0
+for i = 1, #ARGV do
+  if redis.call('SETBIT', KEYS[2], ARGV[i], 1) == 0 then new = new + 1 end
+end
+if new > 0 then redis.call('HINCRBY', KEYS[1], 'produced', new) end
+return new
+"""
 
 _ERRORS = (RedisError, OSError)
 
@@ -71,6 +88,7 @@ class RedisStore:
         self._client = client
         self._keys = keys
         self._record = client.register_script(_RECORD)
+        self._produced = client.register_script(_PRODUCED)
 
     @classmethod
     async def connect(cls, url: str, queue: str, *, socket_timeout: float = 5.0, prefix: str = "smstrio") -> RedisStore:
@@ -110,14 +128,16 @@ class RedisStore:
             if r.run is not None and r.seq is not None:
                 k = slots.get(r.run, 0)
                 if not k:
-                    keys.append(self._keys.done(r.run))
-                    k = slots[r.run] = len(keys)
+                    keys += (self._keys.done(r.run), self._keys.produced(r.run))
+                    k = slots[r.run] = len(keys) - 1
             args += (k, r.seq or 0, r.outcome.value, r.service_us)
         sent, failed, invalid, duplicates = await self._call("record outcomes", self._record, keys=keys, args=args)
         return Counted(sent=sent, failed=failed, invalid=invalid, duplicates=duplicates)
 
-    async def add_produced(self, count: int) -> None:
-        await self._call("count produced messages", self._client.hincrby, self._keys.totals, "produced", count)
+    async def add_produced(self, run: str, seqs: Sequence[int]) -> int:
+        keys = [self._keys.totals, self._keys.produced(run)]
+        new: int = await self._call("count produced messages", self._produced, keys=keys, args=list(seqs))
+        return new
 
     async def heartbeat(self, info: SenderInfo, ttl: float) -> None:
         await self._call("record a heartbeat", _heartbeat, self._client, self._keys, info, ttl)
