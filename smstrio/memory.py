@@ -63,6 +63,12 @@ class MemoryBroker:
         self._ready(queue)
         self._ready(f"{queue}.dead")
 
+    async def reconnect(self) -> None:
+        await trio.lowlevel.checkpoint()
+        if self.closed:
+            self.closed = False
+            self._lost = trio.Event()
+
     async def publish(self, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
         self._check()
         await trio.lowlevel.checkpoint()
@@ -88,7 +94,8 @@ class MemoryBroker:
         self._check()
         await trio.lowlevel.checkpoint()
         for tag in tags:
-            del self._unacked[tag]
+            if self._unacked.pop(tag, None) is None:
+                continue  # from a connection that was dropped: already requeued
             consumer = self._consumers.get(self._owner.pop(tag))
             if consumer is not None:
                 consumer.unacked -= 1
@@ -97,7 +104,7 @@ class MemoryBroker:
     async def requeue(self, tags: Sequence[int]) -> None:
         self._check()
         await trio.lowlevel.checkpoint()
-        for tag in sorted(tags, reverse=True):
+        for tag in sorted((t for t in tags if t in self._unacked), reverse=True):
             queue, message_id, body = self._unacked.pop(tag)
             self._ready(queue).appendleft((message_id, body, {}))
             consumer = self._consumers.get(self._owner.pop(tag))

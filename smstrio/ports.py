@@ -27,7 +27,7 @@ class Outgoing:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """A message handed to this consumer; ``tag`` settles it."""
+    """A message handed to this consumer; ``tag`` (opaque) settles it."""
 
     tag: int
     body: bytes
@@ -49,6 +49,13 @@ class Broker(Protocol):
 
     async def declare(self, queue: str) -> None:
         """Create ``queue`` (durable) and its dead-letter queue ``<queue>.dead`` if missing."""
+
+    async def reconnect(self) -> None:
+        """Replace a lost connection with a new one; consumers must be started again.
+
+        Deliveries made on the old connection can no longer be settled: ``ack`` and
+        ``requeue`` ignore their tags, since the broker has requeued them already.
+        """
 
     async def publish(self, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
         """Publish persistently, all in flight at once; say per message whether the broker confirmed it."""

@@ -3,11 +3,14 @@
 A message counts as produced only once the broker confirmed it; each confirmed
 window is added to ``produced`` before the next is published. A message the broker
 refuses (nack) is published again under the same id, up to ``PUBLISH_ATTEMPTS``
-times; consumers count each id once, so a repeat can never be counted twice.
+times; after a lost connection the producer reconnects with backoff and publishes
+the unconfirmed messages of the window again under the same ids. Both stores and
+consumers count each id once, so a repeat can never be counted twice.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -17,14 +20,16 @@ from typing import Any
 import trio
 
 from smstrio.config import ProducerSettings
-from smstrio.errors import PublishError
+from smstrio.errors import BrokerError, PublishError, StoreError
 from smstrio.logs import event
 from smstrio.message import encode, new_run_id, random_sms
+from smstrio.nursery.retry import retry
 from smstrio.ports import Broker, Outgoing, StatsStore
 
 log = logging.getLogger(__name__)
 
 PUBLISH_ATTEMPTS = 3
+RECONNECT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,20 +67,42 @@ async def run_producer(
     for first in range(0, settings.count, settings.window):
         seqs = range(first, min(first + settings.window, settings.count))
         pending = [random_sms(rng, run=run, seq=seq, created_at=time.time()) for seq in seqs]
-        for _ in range(PUBLISH_ATTEMPTS):
-            flags = await broker.publish(queue, [Outgoing(m.message_id, encode(m)) for m in pending])
+        refusals = 0
+        while pending:
             published += len(pending)
+            try:
+                flags = await broker.publish(queue, [Outgoing(m.message_id, encode(m)) for m in pending])
+            except BrokerError as exc:
+                event(
+                    log,
+                    "lost the broker; reconnecting",
+                    level=logging.WARNING,
+                    error=str(exc),
+                    unconfirmed=len(pending),
+                )
+                await retry(
+                    functools.partial(_reconnect, broker, queue),
+                    what="reconnecting to the broker",
+                    errors=(BrokerError,),
+                    attempt_timeout=RECONNECT_TIMEOUT_S,
+                )
+                continue
             confirmed_seqs = [m.seq for m, ok in zip(pending, flags, strict=True) if ok]
             if confirmed_seqs:
-                await store.add_produced(run, confirmed_seqs)
+                await retry(
+                    functools.partial(store.add_produced, run, confirmed_seqs),
+                    what="counting produced messages",
+                    errors=(StoreError,),
+                )
                 confirmed += len(confirmed_seqs)
             pending = [m for m, ok in zip(pending, flags, strict=True) if not ok]
-            if not pending:
-                break
-        else:
-            raise PublishError(
-                f"the broker refused {len(pending)} messages {PUBLISH_ATTEMPTS} times; {confirmed} were confirmed"
-            )
+            if pending:
+                refusals += 1
+                if refusals == PUBLISH_ATTEMPTS:
+                    raise PublishError(
+                        f"the broker refused {len(pending)} messages {PUBLISH_ATTEMPTS} times; "
+                        f"{confirmed} were confirmed"
+                    )
     seconds = trio.current_time() - started
     return ProduceSummary(
         queue=queue,
@@ -85,3 +112,8 @@ async def run_producer(
         seconds=round(seconds, 3),
         rate_per_s=round(confirmed / seconds, 1) if seconds > 0 else 0.0,
     )
+
+
+async def _reconnect(broker: Broker, queue: str) -> None:
+    await broker.reconnect()
+    await broker.declare(queue)

@@ -19,30 +19,37 @@ go back to the queue when the connection closes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
 from smstrio.config import SenderSettings
-from smstrio.errors import DecodeError
+from smstrio.errors import BrokerError, DecodeError, StoreError
 from smstrio.logs import bind, event
 from smstrio.message import decode, parse_message_id
 from smstrio.nursery.batching import next_batch
+from smstrio.nursery.retry import retry
 from smstrio.ports import Broker, DeadLetter, Delivery, Gateway, StatsStore
 from smstrio.stats import Counted, Outcome, OutcomeRecord, SenderInfo
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 HEARTBEAT_S = 1.0
 """How often a sender announces itself."""
 HEARTBEAT_TTL_S = 5.0
 """A sender not heard from for this long disappears from the statistics."""
+RECORD_GRACE_S = 5.0
+"""After the grace period, how long the recorder may still try to store what finished."""
 EMPTY_CHECK_S = 0.5
 """With ``until_empty``, how often to look whether the queue and the pipeline are empty."""
 
@@ -93,6 +100,7 @@ class Sender:
         self._gateway = gateway
         self._stop = trio.Event()
         self._work_scope = trio.CancelScope()
+        self._record_scope = trio.CancelScope()
         self._received = 0
         self._settled = 0
         self._counted = Counted()
@@ -110,33 +118,19 @@ class Sender:
 
     async def run(self, *, task_status: trio.TaskStatus[Sender] = trio.TASK_STATUS_IGNORED) -> None:
         s = self.settings
-        queue = s.common.queue
-        prefetch = s.effective_prefetch
-        await self._broker.declare(queue)
+        await self._broker.declare(s.common.queue)
         # Fed by the consumer callback with send_nowait: bounded by the prefetch (see module docstring).
-        deliveries_send, deliveries_recv = trio.open_memory_channel[Delivery](prefetch)
+        deliveries_send, deliveries_recv = trio.open_memory_channel[Delivery](s.effective_prefetch)
         results_send, results_recv = trio.open_memory_channel[_Result](s.workers)
         self._buffer = deliveries_recv
         async with trio.open_nursery() as background:
-            background.start_soon(self._broker.watch)
             await background.start(self._heartbeat)
             async with trio.open_nursery() as pipeline:
                 pipeline.start_soon(self._record, results_recv)
                 pipeline.start_soon(self._work, deliveries_recv, results_send)
-                consumer = await self._broker.consume(queue, prefetch, deliveries_send)
-                event(log, "consuming", queue=queue, prefetch=prefetch, **self._settings_fields())
-                if s.until_empty:
-                    background.start_soon(self._stop_when_empty)
-                task_status.started(self)
-                await self._stop.wait()
-                await self._broker.cancel(consumer)
-                unstarted = _take_waiting(deliveries_recv)
-                deliveries_send.close()
-                self._work_scope.deadline = trio.current_time() + s.grace
-                if unstarted:
-                    await self._broker.requeue([d.tag for d in unstarted])
+                await self._intake(deliveries_send, deliveries_recv, background, task_status)
             background.cancel_scope.cancel()
-        with trio.move_on_after(2, shield=True):
+        with trio.move_on_after(2, shield=True), contextlib.suppress(StoreError):
             await self._store.forget_sender(self.info.id)
         c = self._counted
         event(
@@ -148,6 +142,105 @@ class Sender:
             invalid=c.invalid,
             duplicates=c.duplicates,
         )
+
+    async def _intake(
+        self,
+        deliveries_send: trio.MemorySendChannel[Delivery],
+        deliveries_recv: trio.MemoryReceiveChannel[Delivery],
+        background: trio.Nursery,
+        task_status: trio.TaskStatus[Sender],
+    ) -> None:
+        """Keep the workers fed until stopped: consume, and after a lost connection reconnect.
+
+        On a loss the deliveries still waiting are dropped (the broker requeued them);
+        on stop they are given back. Closing ``deliveries_send`` lets the workers finish.
+        """
+        s = self.settings
+        queue, prefetch = s.common.queue, s.effective_prefetch
+        async with deliveries_send:
+            consumer: str | None = await self._broker.consume(queue, prefetch, deliveries_send)
+            event(log, "consuming", prefetch=prefetch, **self._settings_fields())
+            if s.until_empty:
+                background.start_soon(self._stop_when_empty)
+            task_status.started(self)
+            while consumer is not None:
+                lost = await self._stop_or_loss()
+                if lost is None:
+                    await self._stop_intake(consumer, deliveries_send, deliveries_recv)
+                    break
+                stale = _take_waiting(deliveries_recv)
+                event(log, "lost the broker; reconnecting", level=logging.WARNING, error=str(lost), dropped=len(stale))
+                consumer = await self._unless_stopped(self._resume, deliveries_send)
+                if consumer is not None:
+                    event(log, "consuming again")
+            self._work_scope.deadline = trio.current_time() + s.grace
+            self._record_scope.deadline = self._work_scope.deadline + RECORD_GRACE_S
+
+    async def _stop_or_loss(self) -> BrokerError | None:
+        """Wait for ``stop()`` (return None) or a lost connection (return its error)."""
+        lost: BrokerError | None = None
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                nonlocal lost
+                try:
+                    await self._broker.watch()
+                except BrokerError as exc:
+                    lost = exc
+                nursery.cancel_scope.cancel()
+
+            async def stopped() -> None:
+                await self._stop.wait()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch)
+            nursery.start_soon(stopped)
+        return None if self._stop.is_set() else lost
+
+    async def _unless_stopped(self, fn: Callable[[T], Awaitable[str]], arg: T) -> str | None:
+        """``await fn(arg)``, or None if ``stop()`` is called first."""
+        result: str | None = None
+        async with trio.open_nursery() as nursery:
+
+            async def call() -> None:
+                nonlocal result
+                result = await fn(arg)
+                nursery.cancel_scope.cancel()
+
+            async def stopped() -> None:
+                await self._stop.wait()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(call)
+            nursery.start_soon(stopped)
+        return result
+
+    async def _resume(self, sink: trio.MemorySendChannel[Delivery]) -> str:
+        """Reconnect, redeclare and consume again, retrying with backoff; return the consumer tag."""
+        queue, prefetch = self.settings.common.queue, self.settings.effective_prefetch
+
+        async def attempt() -> str:
+            await self._broker.reconnect()
+            await self._broker.declare(queue)
+            return await self._broker.consume(queue, prefetch, sink)
+
+        return await retry(attempt, what="reconnecting to the broker", errors=(BrokerError,), attempt_timeout=10.0)
+
+    async def _stop_intake(
+        self,
+        consumer: str,
+        deliveries_send: trio.MemorySendChannel[Delivery],
+        deliveries_recv: trio.MemoryReceiveChannel[Delivery],
+    ) -> None:
+        """Cancel the consumer and give back the deliveries no worker started."""
+        try:
+            await self._broker.cancel(consumer)
+            unstarted = _take_waiting(deliveries_recv)
+            deliveries_send.close()
+            if unstarted:
+                await self._broker.requeue([d.tag for d in unstarted])
+        except BrokerError as exc:  # the connection went at the same time: the broker requeues them itself
+            event(log, "could not give back deliveries", level=logging.WARNING, error=str(exc))
 
     def _settings_fields(self) -> dict[str, Any]:
         s = self.settings
@@ -204,15 +297,30 @@ class Sender:
         return _Result(delivery.tag, OutcomeRecord(outcome=outcome, service_us=elapsed_us, run=sms.run, seq=sms.seq))
 
     async def _record(self, results: trio.MemoryReceiveChannel[_Result]) -> None:
+        """Store each batch of outcomes in one atomic step, then acknowledge the batch.
+
+        Redis unavailable: retry the same batch with backoff; meanwhile the bounded channels
+        fill up and the broker stops delivering (backpressure). Broker unavailable: the
+        outcomes are stored and the acks given up; the broker redelivers those messages
+        after the reconnect and the store counts them as duplicates.
+        """
         s = self.settings
-        async with results:
-            while batch := await next_batch(results, s.batch_max):
-                dead = [r.dead for r in batch if r.dead is not None]
-                if dead:
-                    await self._broker.dead_letter(s.common.queue, dead)
-                self._counted += await self._store.record([r.record for r in batch])
-                await self._broker.ack([r.tag for r in batch])
-                self._settled += len(batch)
+        with self._record_scope:
+            async with results:
+                while batch := await next_batch(results, s.batch_max):
+                    dead = [r.dead for r in batch if r.dead is not None]
+                    if dead:
+                        try:
+                            await self._broker.dead_letter(s.common.queue, dead)
+                        except BrokerError:  # not dead-lettered, so not counted: redelivered after the reconnect
+                            batch = [r for r in batch if r.dead is None]
+                    records = [r.record for r in batch]
+                    self._counted += await retry(
+                        functools.partial(self._store.record, records), what="storing outcomes", errors=(StoreError,)
+                    )
+                    with contextlib.suppress(BrokerError):
+                        await self._broker.ack([r.tag for r in batch])
+                    self._settled += len(batch)
 
     async def _heartbeat(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await self._beat()
@@ -224,7 +332,8 @@ class Sender:
     async def _beat(self) -> None:
         c = self._counted
         info = replace(self.info, sent=c.sent, failed=c.failed, invalid=c.invalid, last_seen=round(time.time(), 3))
-        await self._store.heartbeat(info, HEARTBEAT_TTL_S)
+        with contextlib.suppress(StoreError):  # the recorder reports Redis outages; the next beat will do
+            await self._store.heartbeat(info, HEARTBEAT_TTL_S)
 
     async def _stop_when_empty(self) -> None:
         idle_checks = 0
@@ -232,12 +341,18 @@ class Sender:
             await trio.sleep(EMPTY_CHECK_S)
             st = self.statistics()
             idle = st.buffered == 0 and st.received == st.settled
-            if idle and await self._broker.queue_depth(self.settings.common.queue) == 0:
+            if idle and await self._queue_empty():
                 idle_checks += 1
             else:
                 idle_checks = 0
         event(log, "queue drained")
         self.stop()
+
+    async def _queue_empty(self) -> bool:
+        try:
+            return await self._broker.queue_depth(self.settings.common.queue) == 0
+        except BrokerError:
+            return False
 
 
 def _take_waiting(deliveries: trio.MemoryReceiveChannel[Delivery]) -> list[Delivery]:

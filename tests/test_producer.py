@@ -11,7 +11,7 @@ import trio
 from trio.testing import MockClock
 
 from smstrio.config import Common, ProducerSettings
-from smstrio.errors import PublishError
+from smstrio.errors import BrokerError, PublishError
 from smstrio.memory import MemoryBroker, MemoryStore
 from smstrio.message import decode, format_message_id, parse_message_id
 from smstrio.ports import Outgoing
@@ -123,3 +123,36 @@ async def test_always_nacked_raises_publish_error(autojump_clock: MockClock, que
     assert len(_queued(broker, queue_name)) == 7
     attempts = sum(parse_message_id(m)[1] == 5 for batch in broker.batches for m in batch)
     assert attempts == PUBLISH_ATTEMPTS
+
+
+@dataclass
+class DroppingBroker(MemoryBroker):
+    """A memory broker that, on its ``drop_at``-th publish, enqueues the messages but loses the connection."""
+
+    drop_at: int = 2
+    publishes: int = 0
+
+    async def publish(self, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
+        self.publishes += 1
+        flags = await super().publish(queue, messages)
+        if self.publishes == self.drop_at:
+            self.drop()
+            raise BrokerError("connection reset")
+        return flags
+
+
+async def test_lost_connection_republishes_unconfirmed_under_same_ids(
+    autojump_clock: MockClock, queue_name: str
+) -> None:
+    """After a lost connection the producer reconnects and publishes the unconfirmed window again, counted once."""
+    broker, store = DroppingBroker(), MemoryStore(clock=trio.current_time)
+
+    with trio.fail_after(600):
+        summary = await run_producer(_settings(queue_name, 300, 100), broker, store)
+
+    ids = [message_id for message_id, _ in _queued(broker, queue_name)]
+    assert (summary.confirmed, summary.published, store.totals.produced) == (300, 400, 300)
+    assert len(ids) == 400
+    assert sorted(set(ids), key=lambda i: parse_message_id(str(i))[1]) == [
+        format_message_id(summary.run, seq) for seq in range(300)
+    ]

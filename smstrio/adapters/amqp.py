@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 DEAD_LETTER_EXCHANGE = "smstrio.dead-letter"
 REASON_HEADER = "x-smstrio-reason"
 _ERRORS = (aiormq.exceptions.AMQPError, ConnectionError, OSError, asyncio.TimeoutError)
+_GENERATION_SHIFT = 40
+_TAG_MASK = (1 << _GENERATION_SHIFT) - 1
 
 
 def queue_arguments(queue: str) -> Arguments:
@@ -45,40 +48,67 @@ def _describe(exc: BaseException) -> str:
 
 
 class AmqpBroker:
-    """A :class:`~smstrio.ports.Broker` on one AMQP connection."""
+    """A :class:`~smstrio.ports.Broker` on one AMQP connection, which :meth:`reconnect` replaces.
 
-    def __init__(self, url: str, connection: aiormq.abc.AbstractConnection) -> None:
+    Delivery tags handed out are opaque: the connection's generation sits above bit 40,
+    so a tag from a connection that is gone is recognised and not settled (the broker
+    already requeued that delivery).
+    """
+
+    def __init__(self, url: str, *, name: str) -> None:
         self._url = redact(url)
-        self._connection = connection
+        self._raw_url = url
+        self._name = name
+        self._connection: aiormq.abc.AbstractConnection | None = None
         self._consume_channel: aiormq.abc.AbstractChannel | None = None
         self._publish_channel: aiormq.abc.AbstractChannel | None = None
+        self._generation = 0
         self._lost = trio.Event()
         self._lost_reason = "connection closed"
-        self._closing = False
 
     @classmethod
     async def connect(cls, url: str, *, name: str = "smstrio") -> AmqpBroker:
         """Connect and open the channels; raise :class:`BrokerError` saying why not."""
-        try:
-            connection = await cross(aiormq.connect, url, client_properties={"connection_name": name})
-        except _ERRORS as exc:
-            raise BrokerError(f"cannot connect to RabbitMQ at {redact(url)}: {_describe(exc)}") from exc
-        broker = cls(url, connection)
-        try:
-            broker._consume_channel = await cross(connection.channel, publisher_confirms=False)
-            broker._publish_channel = await cross(connection.channel, publisher_confirms=True)
-        except _ERRORS as exc:
-            await broker.aclose()
-            raise BrokerError(f"cannot open a channel on RabbitMQ at {broker._url}: {_describe(exc)}") from exc
-        for closing in (connection.closing, broker._consume_channel.closing, broker._publish_channel.closing):
-            closing.add_done_callback(broker._on_closed)
+        broker = cls(url, name=name)
+        await broker._open()
         return broker
 
-    def _on_closed(self, future: asyncio.Future[Any]) -> None:
+    async def reconnect(self) -> None:
+        await self._close_connection()
+        await self._open()
+
+    async def _open(self) -> None:
+        try:
+            connection = await cross(aiormq.connect, self._raw_url, client_properties={"connection_name": self._name})
+        except _ERRORS as exc:
+            raise BrokerError(f"cannot connect to RabbitMQ at {self._url}: {_describe(exc)}") from exc
+        self._connection = connection
+        try:
+            self._consume_channel = await cross(connection.channel, publisher_confirms=False)
+            self._publish_channel = await cross(connection.channel, publisher_confirms=True)
+        except _ERRORS as exc:
+            await self._close_connection()
+            raise BrokerError(f"cannot open a channel on RabbitMQ at {self._url}: {_describe(exc)}") from exc
+        self._generation += 1
+        self._lost = trio.Event()
+        on_closed = functools.partial(self._on_closed, self._generation)
+        for closing in (connection.closing, self._consume_channel.closing, self._publish_channel.closing):
+            closing.add_done_callback(on_closed)
+
+    def _on_closed(self, generation: int, future: asyncio.Future[Any]) -> None:
         # Runs as an asyncio callback: only synchronous Trio calls are allowed here.
+        if generation != self._generation:
+            return
         if not future.cancelled() and future.exception() is not None:
             self._lost_reason = _describe(future.exception())  # type: ignore[arg-type]
         self._lost.set()
+
+    def _tag(self, delivery_tag: int) -> int:
+        return self._generation << _GENERATION_SHIFT | delivery_tag
+
+    def _current(self, tags: Sequence[int]) -> list[int]:
+        """The AMQP delivery tags of those ``tags`` issued on the current connection."""
+        return [t & _TAG_MASK for t in tags if t >> _GENERATION_SHIFT == self._generation]
 
     def _channels(self) -> tuple[aiormq.abc.AbstractChannel, aiormq.abc.AbstractChannel]:
         if self._consume_channel is None or self._publish_channel is None:
@@ -115,7 +145,7 @@ class AmqpBroker:
             # stays unacknowledged and the broker requeues it when we disconnect.
             assert isinstance(message.delivery, spec.Basic.Deliver)
             delivery = Delivery(
-                tag=message.delivery.delivery_tag or 0,
+                tag=self._tag(message.delivery.delivery_tag or 0),
                 body=message.body,
                 message_id=message.header.properties.message_id,
                 redelivered=bool(message.delivery.redelivered),
@@ -137,11 +167,11 @@ class AmqpBroker:
 
     async def ack(self, tags: Sequence[int]) -> None:
         consume, _ = self._channels()
-        await self._call("acknowledge", _ack_all, consume, tags)
+        await self._call("acknowledge", _ack_all, consume, self._current(tags))
 
     async def requeue(self, tags: Sequence[int]) -> None:
         consume, _ = self._channels()
-        await self._call("requeue", _requeue_all, consume, tags)
+        await self._call("requeue", _requeue_all, consume, self._current(tags))
 
     async def dead_letter(self, queue: str, letters: Sequence[DeadLetter]) -> None:
         _, publish = self._channels()
@@ -162,12 +192,16 @@ class AmqpBroker:
         raise BrokerError(f"lost the connection to RabbitMQ at {self._url}: {self._lost_reason}")
 
     async def aclose(self) -> None:
-        if self._closing:
+        self._generation += 1  # what is still watching must not take our own close for a loss
+        await self._close_connection()
+
+    async def _close_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        self._consume_channel = self._publish_channel = None
+        if connection is None or connection.is_closed:
             return
-        self._closing = True
-        with trio.move_on_after(5, shield=True):
-            with contextlib.suppress(*_ERRORS):
-                await cross(self._connection.close)
+        with trio.move_on_after(5, shield=True), contextlib.suppress(*_ERRORS):
+            await cross(connection.close)
 
 
 # The coroutines below run on the asyncio side of the bridge, one crossing each.
