@@ -20,6 +20,9 @@ from typing import Any, TextIO
 _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("smstrio_log_context", default={})  # noqa: B039 - never mutated, only replaced
 
 
+THIRD_PARTY_LOGGERS = ("aiormq", "asyncio", "trio_asyncio", "hypercorn", "redis", "quart")
+
+
 @contextlib.contextmanager
 def bind(**fields: Any) -> Iterator[None]:
     """Add ``fields`` to every record logged in this context until the block ends."""
@@ -80,3 +83,9 @@ def setup(level: str = "INFO", log_file: Path | None = None, stream: TextIO | No
         root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False
+    # Libraries (aiormq, hypercorn, redis) log through the same JSON lines, warnings and up only.
+    for name in THIRD_PARTY_LOGGERS:
+        library = logging.getLogger(name)
+        library.handlers = list(root.handlers)
+        library.setLevel(max(logging.WARNING, logging.getLevelNamesMapping()[level]))
+        library.propagate = False

@@ -32,7 +32,13 @@ log = logging.getLogger(__name__)
 
 DEAD_LETTER_EXCHANGE = "smstrio.dead-letter"
 REASON_HEADER = "x-smstrio-reason"
-_ERRORS = (aiormq.exceptions.AMQPError, ConnectionError, OSError, asyncio.TimeoutError)
+_ERRORS = (
+    aiormq.exceptions.AMQPError,
+    aiormq.exceptions.ChannelInvalidStateError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
 _GENERATION_SHIFT = 40
 _TAG_MASK = (1 << _GENERATION_SHIFT) - 1
 
@@ -65,6 +71,7 @@ class AmqpBroker:
         self._generation = 0
         self._lost = trio.Event()
         self._lost_reason = "connection closed"
+        self._calls: set[trio.CancelScope] = set()
 
     @classmethod
     async def connect(cls, url: str, *, name: str = "smstrio") -> AmqpBroker:
@@ -102,6 +109,8 @@ class AmqpBroker:
         if not future.cancelled() and future.exception() is not None:
             self._lost_reason = _describe(future.exception())  # type: ignore[arg-type]
         self._lost.set()
+        for scope in self._calls:
+            scope.cancel()
 
     def _tag(self, delivery_tag: int) -> int:
         return self._generation << _GENERATION_SHIFT | delivery_tag
@@ -116,15 +125,27 @@ class AmqpBroker:
         return self._consume_channel, self._publish_channel
 
     async def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await cross(fn, *args, **kwargs)
-        except aiormq.exceptions.ChannelPreconditionFailed as exc:
-            raise BrokerError(
-                f"RabbitMQ at {self._url} refused to {what}: {_describe(exc)} "
-                "(a queue of that name exists with other settings: delete it or choose another --queue)"
-            ) from exc
-        except _ERRORS as exc:
-            raise BrokerError(f"RabbitMQ at {self._url} failed to {what}: {_describe(exc)}") from exc
+        """One crossing, translated into :class:`BrokerError`; cancelled if the connection is lost meanwhile.
+
+        aiormq can wait forever on a connection whose writer has died (a full write
+        queue), so every call is tied to the connection it runs on.
+        """
+        if self._lost.is_set():
+            raise BrokerError(f"lost the connection to RabbitMQ at {self._url}: {self._lost_reason}")
+        with trio.CancelScope() as scope:
+            self._calls.add(scope)
+            try:
+                return await cross(fn, *args, **kwargs)
+            except aiormq.exceptions.ChannelPreconditionFailed as exc:
+                raise BrokerError(
+                    f"RabbitMQ at {self._url} refused to {what}: {_describe(exc)} "
+                    "(a queue of that name exists with other settings: delete it or choose another --queue)"
+                ) from exc
+            except _ERRORS as exc:
+                raise BrokerError(f"RabbitMQ at {self._url} failed to {what}: {_describe(exc)}") from exc
+            finally:
+                self._calls.discard(scope)
+        raise BrokerError(f"lost the connection to RabbitMQ at {self._url} while trying to {what}: {self._lost_reason}")
 
     async def declare(self, queue: str) -> None:
         consume, _ = self._channels()
