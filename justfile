@@ -28,3 +28,7 @@ fmt:
 # The issue-2 measurements: exact counts across 4 senders, and 200 workers at 0.5 s.
 measure *args:
     uv run python benchmarks/core.py {{args}}
+
+# The issue-3 chaos run: 20,000 messages, senders SIGKILLed 12 times, then the ledger.
+chaos *args:
+    uv run python benchmarks/chaos.py {{args}}
