@@ -117,6 +117,24 @@ class MemoryBroker:
         await trio.lowlevel.checkpoint()
         self._ready(f"{queue}.dead").extend((x.message_id, x.body, {"x-smstrio-reason": x.reason}) for x in letters)
 
+    async def dead_letters(self, queue: str, limit: int) -> list[DeadLetter]:
+        self._check()
+        await trio.lowlevel.checkpoint()
+        dead = list(self._ready(f"{queue}.dead"))[:limit]
+        return [DeadLetter(body, message_id, headers.get("x-smstrio-reason", "")) for message_id, body, headers in dead]
+
+    async def requeue_dead(self, queue: str, limit: int) -> int:
+        self._check()
+        await trio.lowlevel.checkpoint()
+        dead = self._ready(f"{queue}.dead")
+        moved = 0
+        while dead and moved < limit:
+            message_id, body, _ = dead.popleft()
+            self._ready(queue).append((message_id, body, {}))
+            moved += 1
+        self._pump()
+        return moved
+
     async def queue_depth(self, queue: str) -> int:
         self._check()
         await trio.lowlevel.checkpoint()

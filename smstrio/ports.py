@@ -75,6 +75,12 @@ class Broker(Protocol):
     async def dead_letter(self, queue: str, letters: Sequence[DeadLetter]) -> None:
         """Publish, confirmed, to ``<queue>.dead`` with each reason in the ``x-smstrio-reason`` header."""
 
+    async def dead_letters(self, queue: str, limit: int) -> list[DeadLetter]:
+        """Up to ``limit`` messages of ``<queue>.dead``, oldest first, leaving them there."""
+
+    async def requeue_dead(self, queue: str, limit: int) -> int:
+        """Move up to ``limit`` dead letters back to ``queue`` (published, confirmed, then removed)."""
+
     async def queue_depth(self, queue: str) -> int:
         """Messages ready in ``queue``, as the broker counts them."""
 

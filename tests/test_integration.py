@@ -200,3 +200,22 @@ async def test_produced_counts_confirmed_and_delivered_messages_once(store: Redi
     assert await store.add_produced(run, [9, 10]) == 1
     totals = (await store.view()).totals
     assert (totals.produced, totals.sent, totals.invalid) == (7, 2, 1)
+
+
+async def test_dead_letters_can_be_listed_and_requeued(
+    broker: AmqpBroker, store: RedisStore, queue_name: str
+) -> None:
+    """Listing dead letters leaves them in place; requeueing moves them back to the queue, ids kept."""
+    await broker.declare(queue_name)
+    assert all(await broker.publish(queue_name, [Outgoing("x-1", b"junk"), Outgoing("x-2", b"{}")]))
+    await _drain(_sender_settings(queue_name), broker, store)
+    listed = await broker.dead_letters(queue_name, 10)
+    assert sorted((x.message_id, x.reason) for x in listed) == [
+        ("x-1", "body is not JSON"),
+        ("x-2", "missing fields: created_at, run, seq, text, to"),
+    ]
+    assert len(await broker.dead_letters(queue_name, 1)) == 1
+    assert len(await broker.dead_letters(queue_name, 10)) == 2
+    assert await broker.requeue_dead(queue_name, 10) == 2
+    assert await broker.dead_letters(queue_name, 10) == []
+    assert sorted(str(m.header.properties.message_id) for m in await _get_all(queue_name)) == ["x-1", "x-2"]

@@ -200,6 +200,17 @@ class AmqpBroker:
         if not all(flags):
             raise BrokerError(f"RabbitMQ at {self._url} did not confirm {flags.count(False)} dead letters")
 
+    async def dead_letters(self, queue: str, limit: int) -> list[DeadLetter]:
+        if self._connection is None:
+            raise BrokerError(f"RabbitMQ at {self._url}: not connected")
+        letters: list[DeadLetter] = await self._call("read dead letters", _peek_dead, self._connection, queue, limit)
+        return letters
+
+    async def requeue_dead(self, queue: str, limit: int) -> int:
+        consume, publish = self._channels()
+        moved: int = await self._call("requeue dead letters", _requeue_dead, consume, publish, queue, limit)
+        return moved
+
     async def queue_depth(self, queue: str) -> int:
         consume, _ = self._channels()
         ok = await self._call(
@@ -267,6 +278,46 @@ async def _consume(
 async def _ack_all(channel: aiormq.abc.AbstractChannel, tags: Sequence[int]) -> None:
     for tag in tags:
         await channel.basic_ack(tag, wait=False)
+
+
+async def _peek_dead(connection: aiormq.abc.AbstractConnection, queue: str, limit: int) -> list[DeadLetter]:
+    # Read without acking on a channel of its own; closing it puts them all back, in order.
+    channel = await connection.channel()
+    letters = []
+    try:
+        for _ in range(limit):
+            message = await channel.basic_get(f"{queue}.dead", no_ack=False)
+            if not isinstance(message.delivery, spec.Basic.GetOk):
+                break
+            headers = message.header.properties.headers or {}
+            letters.append(
+                DeadLetter(message.body, message.header.properties.message_id, str(headers.get(REASON_HEADER, "")))
+            )
+    finally:
+        await channel.close()
+    return letters
+
+
+async def _requeue_dead(
+    consume: aiormq.abc.AbstractChannel, publish: aiormq.abc.AbstractChannel, queue: str, limit: int
+) -> int:
+    moved = 0
+    while moved < limit:
+        message = await consume.basic_get(f"{queue}.dead", no_ack=False)
+        if not isinstance(message.delivery, spec.Basic.GetOk):
+            break
+        properties = spec.Basic.Properties(
+            delivery_mode=2,
+            message_id=message.header.properties.message_id,
+            content_type=message.header.properties.content_type,
+        )
+        confirm = await publish.basic_publish(message.body, routing_key=queue, properties=properties)
+        if not isinstance(confirm, spec.Basic.Ack):
+            await consume.basic_nack(message.delivery.delivery_tag or 0, requeue=True)
+            raise BrokerError("the broker did not confirm a requeued dead letter")
+        await consume.basic_ack(message.delivery.delivery_tag or 0)
+        moved += 1
+    return moved
 
 
 async def _requeue_all(channel: aiormq.abc.AbstractChannel, tags: Sequence[int]) -> None:
