@@ -164,14 +164,35 @@ class MemoryBroker:
             self.closed = True
 
 
+class _Bitmaps:
+    """One bit per message id, a bytearray per run, as the Redis store keeps them (and free for the GC)."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, bytearray] = {}
+
+    def set(self, run: str, seq: int) -> bool:
+        """Set the bit of ``(run, seq)``; say whether it was clear."""
+        bits = self._runs.setdefault(run, bytearray())
+        byte, mask = seq >> 3, 1 << (seq & 7)
+        if byte >= len(bits):
+            bits.extend(bytes(max(byte + 1 - len(bits), len(bits))))
+        if bits[byte] & mask:
+            return False
+        bits[byte] |= mask
+        return True
+
+    def clear(self) -> None:
+        self._runs.clear()
+
+
 @dataclass
 class MemoryStore:
     """A stats store in memory; ``clock`` gives seconds (``trio.current_time`` for virtual time)."""
 
     clock: Callable[[], float]
     totals: Totals = field(default_factory=Totals)
-    _done: set[tuple[str, int]] = field(default_factory=set)
-    _produced: set[tuple[str, int]] = field(default_factory=set)
+    _done: _Bitmaps = field(default_factory=lambda: _Bitmaps())
+    _produced: _Bitmaps = field(default_factory=lambda: _Bitmaps())
     _per_second: collections.Counter[int] = field(default_factory=collections.Counter)
     _senders: dict[str, tuple[SenderInfo, float]] = field(default_factory=dict)
 
@@ -182,13 +203,10 @@ class MemoryStore:
         produced = 0
         for r in records:
             if r.run is not None and r.seq is not None:
-                if (r.run, r.seq) in self._done:
+                if not self._done.set(r.run, r.seq):
                     counts["duplicates"] += 1
                     continue
-                self._done.add((r.run, r.seq))
-                if (r.run, r.seq) not in self._produced:
-                    self._produced.add((r.run, r.seq))
-                    produced += 1
+                produced += self._produced.set(r.run, r.seq)
             else:
                 produced += 1
             counts[r.outcome.value] += 1
@@ -210,10 +228,9 @@ class MemoryStore:
 
     async def add_produced(self, run: str, seqs: Sequence[int]) -> int:
         await trio.lowlevel.checkpoint()
-        new = {(run, seq) for seq in seqs} - self._produced
-        self._produced |= new
-        self.totals = replace(self.totals, produced=self.totals.produced + len(new))
-        return len(new)
+        new = sum(self._produced.set(run, seq) for seq in seqs)
+        self.totals = replace(self.totals, produced=self.totals.produced + new)
+        return new
 
     async def heartbeat(self, info: SenderInfo, ttl: float) -> None:
         await trio.lowlevel.checkpoint()

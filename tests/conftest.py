@@ -9,15 +9,17 @@ Each test gets its own queue name, so its statistics keys and queues are its own
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit
 
 import aiormq
 import pytest
 
+from smstrio import logs
 from smstrio.adapters.amqp import AmqpBroker
 from smstrio.adapters.bridge import cross, open_bridge
 from smstrio.adapters.redisstore import RedisStore
@@ -54,6 +56,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"CI is set and this test {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _restore_loggers() -> Iterator[None]:
+    """In-process CLI runs call ``logs.setup``; give every test the loggers as they were before it."""
+    loggers = [logging.getLogger(name) for name in ("smstrio", *logs.THIRD_PARTY_LOGGERS)]
+    saved = [(logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
+    yield
+    for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        logger.handlers = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 @pytest.fixture

@@ -202,9 +202,7 @@ async def test_produced_counts_confirmed_and_delivered_messages_once(store: Redi
     assert (totals.produced, totals.sent, totals.invalid) == (7, 2, 1)
 
 
-async def test_dead_letters_can_be_listed_and_requeued(
-    broker: AmqpBroker, store: RedisStore, queue_name: str
-) -> None:
+async def test_dead_letters_can_be_listed_and_requeued(broker: AmqpBroker, store: RedisStore, queue_name: str) -> None:
     """Listing dead letters leaves them in place; requeueing moves them back to the queue, ids kept."""
     await broker.declare(queue_name)
     assert all(await broker.publish(queue_name, [Outgoing("x-1", b"junk"), Outgoing("x-2", b"{}")]))
