@@ -1,0 +1,363 @@
+"""Unit tier: the draining trio-asyncio loop keeps the stock loop's semantics, with wider passes.
+
+Most tests run on both loops (``stock``, ``draining``): the draining loop must behave
+exactly as trio-asyncio's own. No server is involved; timer tests use virtual time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+import sniffio
+import trio
+import trio_asyncio
+from trio.testing import MockClock
+
+from smstrio.adapters import loop as loop_module
+from smstrio.adapters.bridge import cross, open_bridge
+from smstrio.adapters.loop import DrainingTrioEventLoop, LoopStatistics, open_loop, supports
+
+
+@pytest.fixture(params=[False, True], ids=["stock", "draining"])
+def drain(request: pytest.FixtureRequest) -> bool:
+    """Run the test on the stock loop and on the draining loop."""
+    flag: bool = request.param
+    return flag
+
+
+async def _settle(loop: asyncio.AbstractEventLoop) -> None:
+    """Wait until every callback queued so far has run."""
+    done = trio.Event()
+    loop.call_soon(done.set)
+    await done.wait()
+
+
+def _draining(loop: asyncio.AbstractEventLoop) -> DrainingTrioEventLoop:
+    assert isinstance(loop, DrainingTrioEventLoop)
+    return loop
+
+
+async def _running_loop() -> asyncio.AbstractEventLoop:
+    return asyncio.get_running_loop()
+
+
+# Which loop runs
+
+
+@pytest.mark.parametrize(
+    ("version", "ok"),
+    [("0.16.0", True), ("0.16.3", True), ("0.16.0rc1", True), ("0.17.0", False), ("0.15.9", False), ("1.16", False)],
+)
+def test_only_the_pinned_trio_asyncio_series_is_supported(version: str, ok: bool) -> None:
+    """The draining loop is enabled for trio-asyncio 0.16.x only."""
+    assert supports(version) is ok
+
+
+def test_the_installed_trio_asyncio_is_supported() -> None:
+    """The pinned trio-asyncio is installed, so the draining loop is in use (not silently the fallback)."""
+    assert loop_module.SUPPORTED
+
+
+async def test_open_bridge_runs_the_adapters_on_the_draining_loop() -> None:
+    """Coroutines crossing the bridge run on a DrainingTrioEventLoop that drains whole passes."""
+    async with open_bridge():
+        loop = _draining(await cross(_running_loop))
+        before = loop.statistics()
+        await cross(asyncio.gather, *(asyncio.sleep(0) for _ in range(100)))
+        after = loop.statistics()
+    assert after.passes > before.passes
+    assert after.largest_pass >= 100
+
+
+async def test_open_loop_without_drain_is_the_stock_loop() -> None:
+    """``open_loop(drain=False)`` gives trio-asyncio's own loop, for comparison."""
+    async with open_loop(drain=False) as loop:
+        assert type(loop) is trio_asyncio.TrioEventLoop
+
+
+async def test_unsupported_trio_asyncio_falls_back_to_the_stock_loop_and_warns_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under another trio-asyncio version the stock loop runs, with one warning per process."""
+    monkeypatch.setattr(loop_module, "SUPPORTED", False)
+    loop_module._warn_unsupported.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger=loop_module.__name__):
+            for _ in range(2):
+                async with open_loop() as loop:
+                    assert type(loop) is trio_asyncio.TrioEventLoop
+    finally:
+        loop_module._warn_unsupported.cache_clear()
+    [record] = [r for r in caplog.records if r.name == loop_module.__name__]
+    assert record.levelno == logging.WARNING
+    assert record.__dict__["fields"]["version"] == trio_asyncio.__version__
+
+
+def test_adopt_refuses_anything_but_a_stock_loop() -> None:
+    """Only a plain ``TrioEventLoop`` can be re-classed; anything else is a TypeError."""
+    with pytest.raises(TypeError, match="can only adopt"):
+        DrainingTrioEventLoop.adopt(object())
+
+
+# Ordering and passes
+
+
+async def test_callbacks_run_in_fifo_order(drain: bool) -> None:
+    """Callbacks run in the order queued; those queued by a callback follow everything queued before."""
+    ran: list[Any] = []
+
+    def parent(i: int) -> None:
+        ran.append(i)
+        loop.call_soon(ran.append, ("child", i))
+
+    async with open_loop(drain=drain) as loop:
+        for i in range(50):
+            loop.call_soon(parent, i)
+        await _settle(loop)
+        await _settle(loop)
+    assert ran == list(range(50)) + [("child", i) for i in range(50)]
+
+
+async def test_a_pass_runs_every_ready_callback_and_defers_new_ones() -> None:
+    """Callbacks ready together run in one pass; one queued by a callback runs on a later pass."""
+    passes: dict[str, int] = {}
+
+    def mark(name: str) -> None:
+        passes[name] = loop.statistics().passes
+
+    def first() -> None:
+        mark("first")
+        loop.call_soon(mark, "child")
+
+    async with open_loop() as aio_loop:
+        loop = _draining(aio_loop)
+        loop.call_soon(first)
+        loop.call_soon(mark, "second")
+        await _settle(loop)
+        await _settle(loop)
+    assert passes["second"] == passes["first"]
+    assert passes["child"] > passes["first"]
+
+
+async def test_a_self_rescheduling_callback_does_not_starve_trio_tasks(drain: bool) -> None:
+    """A callback that keeps rescheduling itself gets about one run per Trio scheduler tick."""
+    runs = 0
+
+    def spin() -> None:
+        nonlocal runs
+        runs += 1
+        if runs < 10_000:
+            loop.call_soon(spin)
+
+    async with open_loop(drain=drain) as loop:
+        loop.call_soon(spin)
+        for _ in range(10):
+            await trio.lowlevel.checkpoint()
+        seen = runs
+    assert 1 <= seen <= 20
+
+
+async def test_callbacks_see_asyncio_and_trio_tasks_see_trio_in_sniffio(drain: bool) -> None:
+    """sniffio reports "asyncio" inside callbacks and "trio" again in Trio code between them."""
+    seen: list[str] = []
+
+    async with open_loop(drain=drain) as loop:
+        for _ in range(3):
+            loop.call_soon(lambda: seen.append(sniffio.current_async_library()))
+        await _settle(loop)
+        seen.append(sniffio.current_async_library())
+    assert seen == ["asyncio", "asyncio", "asyncio", "trio"]
+
+
+# Timers
+
+
+async def test_timers_fire_at_their_time_in_deadline_order(drain: bool, autojump_clock: MockClock) -> None:
+    """call_later and call_at fire exactly when due, earliest first; a cancelled timer never fires."""
+    fired: list[tuple[str, float]] = []
+
+    async with open_loop(drain=drain) as loop:
+        start = loop.time()
+        loop.call_later(1.5, lambda: fired.append(("later 1.5", loop.time() - start)))
+        loop.call_at(start + 0.5, lambda: fired.append(("at 0.5", loop.time() - start)))
+        loop.call_later(1.0, fired.append, ("cancelled", 0.0)).cancel()
+        await trio.sleep(2)
+    assert fired == [("at 0.5", 0.5), ("later 1.5", 1.5)]
+
+
+async def test_a_due_timer_fires_while_callbacks_keep_the_queue_busy(drain: bool) -> None:
+    """A due timer runs within a pass or two even when the queue is never empty."""
+    runs = 0
+    fired = trio.Event()
+
+    def spin() -> None:
+        nonlocal runs
+        runs += 1
+        if not fired.is_set() and runs < 10_000:
+            loop.call_soon(spin)
+
+    async with open_loop(drain=drain) as loop:
+        loop.call_soon(spin)
+        loop.call_later(0, fired.set)
+        with trio.fail_after(5):
+            await fired.wait()
+    assert runs <= 5
+
+
+# Cancellation
+
+
+async def test_a_callback_cancelled_earlier_in_the_same_pass_does_not_run(drain: bool) -> None:
+    """Cancelling a queued handle, even from a callback just before it, keeps it from running."""
+    ran: list[str] = []
+
+    async with open_loop(drain=drain) as loop:
+        loop.call_soon(ran.append, "cancelled from trio").cancel()
+        victim: list[asyncio.Handle] = []
+        loop.call_soon(lambda: victim[0].cancel())
+        victim.append(loop.call_soon(ran.append, "cancelled by a callback"))
+        loop.call_soon(ran.append, "kept")
+        await _settle(loop)
+    assert ran == ["kept"]
+
+
+async def test_a_trio_deadline_cancels_the_asyncio_coroutine(drain: bool, autojump_clock: MockClock) -> None:
+    """A Trio timeout around a crossing throws CancelledError into the asyncio coroutine, at the deadline."""
+    seen: list[str] = []
+
+    async def wait_long() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    async with open_loop(drain=drain):
+        start = trio.current_time()
+        with trio.move_on_after(1) as scope:
+            await cross(wait_long)
+        elapsed = trio.current_time() - start
+    assert scope.cancelled_caught
+    assert seen == ["cancelled"]
+    assert elapsed == 1
+
+
+async def test_cancelling_an_asyncio_task_works_inside_asyncio(drain: bool) -> None:
+    """``Task.cancel()`` from asyncio code cancels the task, and the awaiting coroutine sees it."""
+
+    async def cancel_a_task() -> str:
+        task = asyncio.ensure_future(asyncio.sleep(10))
+        await asyncio.sleep(0)
+        asyncio.get_running_loop().call_soon(task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            return "cancelled"
+        return "finished"
+
+    async with open_loop(drain=drain):
+        with trio.fail_after(5):
+            assert await cross(cancel_a_task) == "cancelled"
+
+
+# Crossings
+
+
+async def test_crossings_both_ways_return_results_in_order(drain: bool) -> None:
+    """aio_as_trio into asyncio, then 50 concurrent trio_as_aio calls back into Trio, all return their values."""
+
+    async def trio_double(x: int) -> int:
+        await trio.lowlevel.checkpoint()
+        return 2 * x
+
+    async def from_asyncio() -> list[int]:
+        calls = [trio_asyncio.trio_as_aio(trio_double)(i) for i in range(50)]
+        results: list[int] = await asyncio.gather(*calls)
+        return results
+
+    async with open_loop(drain=drain):
+        with trio.fail_after(5):
+            assert await cross(from_asyncio) == [2 * i for i in range(50)]
+
+
+async def test_a_trio_error_crosses_back_into_asyncio(drain: bool) -> None:
+    """An exception raised by Trio code called from asyncio reaches the asyncio caller unchanged."""
+
+    async def trio_fails() -> None:
+        await trio.lowlevel.checkpoint()
+        raise KeyError("from trio")
+
+    async def from_asyncio() -> str:
+        try:
+            await trio_asyncio.trio_as_aio(trio_fails)()
+        except KeyError as exc:
+            return str(exc)
+        return "no error"
+
+    async with open_loop(drain=drain):
+        assert await cross(from_asyncio) == "'from trio'"
+
+
+# Errors and shutdown
+
+
+async def test_an_error_in_a_callback_reaches_the_nursery_and_later_callbacks_still_run(drain: bool) -> None:
+    """A callback's exception ends the loop's block through its nursery; callbacks queued after it still run."""
+    ran: list[str] = []
+
+    def fails() -> None:
+        raise ZeroDivisionError("in a callback")
+
+    with pytest.RaisesGroup(ZeroDivisionError, flatten_subgroups=True):
+        async with open_loop(drain=drain) as loop:
+            loop.call_soon(fails)
+            loop.call_soon(ran.append, "after")
+            with trio.fail_after(5):
+                await trio.sleep_forever()
+    assert ran == ["after"]
+
+
+async def test_an_error_in_a_callback_goes_to_the_loops_exception_handler(drain: bool) -> None:
+    """A callback's exception is handed to the loop's exception handler, and the loop goes on."""
+    errors: list[BaseException | None] = []
+    ran: list[str] = []
+
+    def fails() -> None:
+        raise ZeroDivisionError("in a callback")
+
+    async with open_loop(drain=drain) as loop:
+        loop.set_exception_handler(lambda _, context: errors.append(context.get("exception")))
+        loop.call_soon(fails)
+        loop.call_soon(ran.append, "after")
+        await _settle(loop)
+        loop.call_soon(ran.append, "next pass")
+        await _settle(loop)
+    assert [type(e) for e in errors] == [ZeroDivisionError]
+    assert ran == ["after", "next pass"]
+
+
+async def test_callbacks_queued_behind_stop_still_run_when_the_loop_closes(drain: bool) -> None:
+    """``stop()`` mid-pass leaves the rest of the pass queued, and closing the loop runs it."""
+    ran: list[str] = []
+
+    async with open_loop(drain=drain) as loop:
+        loop.call_soon(ran.append, "before")
+        loop.stop()
+        for name in ("after 1", "after 2"):
+            loop.call_soon(ran.append, name)
+    assert ran == ["before", "after 1", "after 2"]
+
+
+async def test_statistics_are_an_immutable_snapshot() -> None:
+    """``statistics()`` returns a frozen record that later passes do not change."""
+    async with open_loop() as aio_loop:
+        loop = _draining(aio_loop)
+        snapshot = loop.statistics()
+        await _settle(loop)
+        assert loop.statistics().passes > snapshot.passes
+    with pytest.raises(AttributeError):
+        snapshot.passes = 0  # type: ignore[misc]
+    assert isinstance(snapshot, LoopStatistics)
