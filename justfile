@@ -32,3 +32,11 @@ measure *args:
 # The issue-3 chaos run: 20,000 messages, senders SIGKILLed 12 times, then the ledger.
 chaos *args:
     uv run python benchmarks/chaos.py {{args}}
+
+# Stock vs draining trio-asyncio loop: publish and consume rates on the local services.
+bench-bridge *args:
+    uv run python benchmarks/bridge.py {{args}}
+
+# Wall time of virtual-time simulations (no servers needed).
+bench-simulate *args:
+    uv run python benchmarks/simulate.py {{args}}
