@@ -22,8 +22,18 @@ class Keys:
 
     @property
     def totals(self) -> str:
-        """Hash: produced, sent, failed, invalid, duplicates, service_us (integer microseconds)."""
+        """Hash: produced, sent, failed, invalid, duplicates, service_us and latency_us (integer microseconds)."""
         return f"{self._base}:totals"
+
+    @property
+    def service_histogram(self) -> str:
+        """Hash: service-time histogram, field ``histogram.bucket_key(µs)`` = count, plus exact min and max."""
+        return f"{self._base}:hist:service"
+
+    @property
+    def latency_histogram(self) -> str:
+        """Hash: creation-to-outcome latency histogram, laid out as :attr:`service_histogram`."""
+        return f"{self._base}:hist:latency"
 
     def produced(self, run: str) -> str:
         """Bitmap of one producer run: bit ``seq`` is set once that message is counted in ``produced``."""

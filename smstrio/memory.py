@@ -16,8 +16,9 @@ from typing import NoReturn
 import trio
 
 from smstrio.errors import BrokerError
+from smstrio.histogram import Histogram
 from smstrio.ports import DeadLetter, Delivery, Outgoing
-from smstrio.stats import RATE_WINDOW_S, Counted, Outcome, OutcomeRecord, SenderInfo, StoreView, Totals
+from smstrio.stats import RATE_HISTORY_S, Counted, Outcome, OutcomeRecord, SenderInfo, StoreView, Totals
 
 
 @dataclass
@@ -195,11 +196,13 @@ class MemoryStore:
     _produced: _Bitmaps = field(default_factory=lambda: _Bitmaps())
     _per_second: collections.Counter[int] = field(default_factory=collections.Counter)
     _senders: dict[str, tuple[SenderInfo, float]] = field(default_factory=dict)
+    _service: Histogram = field(default_factory=Histogram)
+    _latency: Histogram = field(default_factory=Histogram)
 
     async def record(self, records: Sequence[OutcomeRecord]) -> Counted:
         await trio.lowlevel.checkpoint()
         counts = collections.Counter[str]()
-        service_us = 0
+        service_us = latency_us = 0
         produced = 0
         for r in records:
             if r.run is not None and r.seq is not None:
@@ -212,6 +215,9 @@ class MemoryStore:
             counts[r.outcome.value] += 1
             if r.outcome is not Outcome.INVALID:
                 service_us += r.service_us
+                latency_us += r.latency_us
+                self._service.record(r.service_us)
+                self._latency.record(r.latency_us)
         counted = Counted(**counts)
         t = self.totals
         self.totals = replace(
@@ -222,6 +228,7 @@ class MemoryStore:
             invalid=t.invalid + counted.invalid,
             duplicates=t.duplicates + counted.duplicates,
             service_us=t.service_us + service_us,
+            latency_us=t.latency_us + latency_us,
         )
         self._per_second[int(self.clock())] += counted.processed
         return counted
@@ -245,8 +252,14 @@ class MemoryStore:
         now = self.clock()
         second = int(now)
         live = [info for info, expires in self._senders.values() if expires > now]
-        recent = [self._per_second[s] for s in range(second - RATE_WINDOW_S, second)]
-        return StoreView(totals=self.totals, recent=recent, senders=live)
+        recent = [self._per_second[s] for s in range(second - RATE_HISTORY_S, second)]
+        return StoreView(
+            totals=self.totals,
+            recent=recent,
+            senders=live,
+            service=Histogram().merge(self._service),  # copies: a snapshot must not change later
+            latency=Histogram().merge(self._latency),
+        )
 
     async def reset(self) -> int:
         await trio.lowlevel.checkpoint()
@@ -255,6 +268,8 @@ class MemoryStore:
         self._produced.clear()
         self._per_second.clear()
         self._senders.clear()
+        self._service = Histogram()
+        self._latency = Histogram()
         return 1
 
     async def ping(self) -> None:

@@ -293,8 +293,13 @@ class Sender:
             event(log, "gateway error", level=logging.WARNING, error=repr(exc), message_id=sms.message_id)
             delivered = False
         elapsed_us = round((trio.current_time() - started) * 1e6)
+        # created_at is the producer's wall clock, so latency is too; clock skew may make it negative.
+        latency_us = max(0, round((time.time() - sms.created_at) * 1e6))
         outcome = Outcome.SENT if delivered else Outcome.FAILED
-        return _Result(delivery.tag, OutcomeRecord(outcome=outcome, service_us=elapsed_us, run=sms.run, seq=sms.seq))
+        return _Result(
+            delivery.tag,
+            OutcomeRecord(outcome=outcome, service_us=elapsed_us, latency_us=latency_us, run=sms.run, seq=sms.seq),
+        )
 
     async def _record(self, results: trio.MemoryReceiveChannel[_Result]) -> None:
         """Store each batch of outcomes in one atomic step, then acknowledge the batch.

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from smstrio.histogram import Histogram
 
 RATE_WINDOW_S = 5
 """``throughput_per_s`` is the mean over this many whole seconds before the current one."""
+RATE_HISTORY_S = 60
+"""Stores report the per-second counts of this many whole seconds; ``rate_60s`` is their mean."""
+PERCENTILES = (50, 90, 95, 99)
+"""The percentiles a snapshot reports for each histogram."""
 
 
 class Outcome(enum.StrEnum):
@@ -25,10 +31,15 @@ class Outcome(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutcomeRecord:
-    """One outcome to store. ``run``/``seq`` are ``None`` when the message carried no usable id."""
+    """One outcome to store. ``run``/``seq`` are ``None`` when the message carried no usable id.
+
+    ``service_us`` is the simulated send; ``latency_us`` runs from the message's creation to
+    its outcome (wall clock, clamped at 0). Invalid outcomes carry neither.
+    """
 
     outcome: Outcome
     service_us: int = 0
+    latency_us: int = 0
     run: str | None = None
     seq: int | None = None
 
@@ -105,6 +116,7 @@ class Totals:
     invalid: int = 0
     duplicates: int = 0
     service_us: int = 0
+    latency_us: int = 0
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, str]) -> Totals:
@@ -117,8 +129,31 @@ class StoreView:
 
     totals: Totals
     recent: Sequence[int]
-    """Outcomes counted in each of the last ``RATE_WINDOW_S`` whole seconds."""
+    """Outcomes counted in each of the last ``RATE_HISTORY_S`` whole seconds, oldest first."""
     senders: Sequence[SenderInfo] = ()
+    service: Histogram = field(default_factory=Histogram)
+    """Service times (µs) of the sent and failed outcomes counted, merged across senders."""
+    latency: Histogram = field(default_factory=Histogram)
+    """Creation-to-outcome latencies (µs) of the same outcomes."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Percentiles:
+    """Percentiles and exact maximum of one histogram, in seconds; all ``None`` when it is empty."""
+
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    max: float | None = None
+
+    @classmethod
+    def of(cls, histogram: Histogram) -> Percentiles:
+        """Read from merged buckets (never averaged), rounded to the microsecond."""
+        if not histogram.count:
+            return cls()
+        p50, p90, p95, p99 = (round(histogram.percentile(q) / 1e6, 6) for q in PERCENTILES)
+        return cls(p50=p50, p90=p90, p95=p95, p99=p99, max=round(histogram.max / 1e6, 6))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,18 +172,35 @@ class StatsSnapshot:
     queue_depth: int | None
     senders: Sequence[SenderInfo] = field(default_factory=tuple)
     updated_at: float = 0.0
+    service_time_s: Percentiles = field(default_factory=Percentiles)
+    latency_s: Percentiles = field(default_factory=Percentiles)
+    rate_1s: float = 0.0
+    rate_60s: float = 0.0
+    progress: float | None = None
+    service: Histogram = field(default_factory=Histogram)
+    """The merged histogram behind ``service_time_s`` (µs), for ``GET /metrics``; not in :meth:`to_json`."""
+    service_sum_us: int = 0
+    latency: Histogram = field(default_factory=Histogram)
+    """The merged histogram behind ``latency_s`` (µs), for ``GET /metrics``; not in :meth:`to_json`."""
+    latency_sum_us: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict; ``senders`` become a list of objects."""
-        data = asdict(self)
+        """A JSON-ready dict; ``senders`` and percentiles become objects; histograms and sums stay out."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_JSON}
         data["senders"] = [asdict(s) for s in self.senders]
+        data["service_time_s"] = asdict(self.service_time_s)
+        data["latency_s"] = asdict(self.latency_s)
         return data
+
+
+_NOT_JSON = frozenset({"service", "service_sum_us", "latency", "latency_sum_us"})
 
 
 def snapshot(queue: str, view: StoreView, *, queue_depth: int | None, now: float) -> StatsSnapshot:
     """Combine a store view and the broker's queue depth into a snapshot."""
     t = view.totals
     timed = t.sent + t.failed
+    processed = t.sent + t.failed + t.invalid
     return StatsSnapshot(
         queue=queue,
         produced=t.produced,
@@ -156,10 +208,19 @@ def snapshot(queue: str, view: StoreView, *, queue_depth: int | None, now: float
         failed=t.failed,
         invalid=t.invalid,
         duplicates=t.duplicates,
-        processed=t.sent + t.failed + t.invalid,
+        processed=processed,
         avg_time_s=round(t.service_us / timed / 1e6, 6) if timed else None,
-        throughput_per_s=round(sum(view.recent) / RATE_WINDOW_S, 3),
+        throughput_per_s=round(sum(view.recent[-RATE_WINDOW_S:]) / RATE_WINDOW_S, 3),
         queue_depth=queue_depth,
         senders=tuple(sorted(view.senders, key=lambda s: s.id)),
         updated_at=round(now, 3),
+        service_time_s=Percentiles.of(view.service),
+        latency_s=Percentiles.of(view.latency),
+        rate_1s=float(view.recent[-1]) if view.recent else 0.0,
+        rate_60s=round(sum(view.recent[-RATE_HISTORY_S:]) / RATE_HISTORY_S, 3),
+        progress=round(processed / t.produced, 6) if t.produced else None,
+        service=view.service,
+        service_sum_us=t.service_us,
+        latency=view.latency,
+        latency_sum_us=t.latency_us,
     )

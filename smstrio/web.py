@@ -1,6 +1,7 @@
 """HTTP for the monitor: quart-trio on hypercorn.
 
 GET /stats    the latest statistics snapshot (JSON, refreshed once per interval)
+GET /metrics  the same snapshot in the Prometheus text format (``smstrio.prometheus``)
 GET /healthz  whether Redis and RabbitMQ answer (200 or 503, JSON)
 """
 
@@ -12,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
+from quart import Response
 from quart_trio import QuartTrio
 
+from smstrio import prometheus
 from smstrio.logs import event
 
 if TYPE_CHECKING:
@@ -29,6 +32,11 @@ def create_app(monitor: Monitor) -> QuartTrio:
     @app.get("/stats")
     async def stats() -> dict[str, Any]:
         return (await monitor.current()).to_json()
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        text = prometheus.render(await monitor.current())
+        return Response(text, status=200, content_type=prometheus.CONTENT_TYPE)
 
     @app.get("/healthz")
     async def healthz() -> tuple[dict[str, Any], int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import random
 import re
 import time
@@ -9,6 +10,7 @@ from typing import Any
 
 import aiormq
 import pytest
+import redis.asyncio as aioredis
 import trio
 
 from smstrio.adapters.amqp import REASON_HEADER, AmqpBroker
@@ -18,12 +20,14 @@ from smstrio.config import Common, ProducerSettings, SenderSettings
 from smstrio.distributions import Distribution, sampler
 from smstrio.errors import BrokerError, StoreError
 from smstrio.gateway import SimulatedGateway
+from smstrio.histogram import RELATIVE_ERROR, Histogram, bucket_key, nearest_rank
+from smstrio.keys import Keys
 from smstrio.message import encode, random_sms
 from smstrio.monitor import collect
 from smstrio.ports import Outgoing
 from smstrio.producer import run_producer
 from smstrio.sender import run_sender
-from smstrio.stats import Outcome, OutcomeRecord, SenderInfo
+from smstrio.stats import Outcome, OutcomeRecord, SenderInfo, snapshot
 from tests.conftest import AMQP_URL, REDIS_URL
 
 pytestmark = pytest.mark.services
@@ -115,6 +119,58 @@ async def test_recent_rate_counts_outcomes_per_second(store: RedisStore) -> None
     await store.record([OutcomeRecord(outcome=Outcome.SENT, run="c" * 12, seq=i) for i in range(40)])
     await trio.sleep(1.05)
     assert sum((await store.view()).recent) == 40
+
+
+async def _hgetall(key: str) -> dict[str, str]:
+    """One Redis hash, read straight through redis-py."""
+
+    async def get() -> dict[str, str]:
+        client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+        try:
+            return {str(k): str(v) for k, v in (await client.hgetall(key)).items()}
+        finally:
+            await client.aclose()
+
+    return await cross(get)
+
+
+async def test_record_fills_histograms_that_merge_across_senders(store: RedisStore, queue_name: str) -> None:
+    """Two senders' batches fill the histogram hashes; view() merges them with percentiles within RELATIVE_ERROR."""
+    rng = random.Random(11)
+    service = [round(rng.expovariate(1 / 50_000)) for _ in range(600)]
+    latency = [round(rng.uniform(0, 30_000_000)) for _ in range(600)]
+    records = [
+        OutcomeRecord(outcome=(Outcome.SENT, Outcome.FAILED)[i % 2], service_us=s, latency_us=lat, run="e" * 12, seq=i)
+        for i, (s, lat) in enumerate(zip(service, latency, strict=True))
+    ]
+    ignored = [
+        OutcomeRecord(outcome=Outcome.SENT, service_us=10**12, latency_us=10**12, run="e" * 12, seq=0),  # duplicate
+        OutcomeRecord(outcome=Outcome.INVALID, service_us=10**12, latency_us=10**12, run="e" * 12, seq=9_999),
+    ]
+    other = await RedisStore.connect(REDIS_URL, queue_name)
+    try:
+        await store.record(records[:250])
+        await other.record(records[250:] + ignored)
+    finally:
+        await other.aclose()
+
+    keys = Keys(queue_name)
+    for key, values in ((keys.service_histogram, service), (keys.latency_histogram, latency)):
+        fields = await _hgetall(key)
+        assert (int(fields.pop("min")), int(fields.pop("max"))) == (min(values), max(values))
+        assert {int(k): int(n) for k, n in fields.items()} == collections.Counter(bucket_key(v) for v in values)
+    view = await store.view()
+    assert view.totals.latency_us == sum(latency)
+    for histogram, values in ((view.service, service), (view.latency, latency)):
+        expected = Histogram()
+        for v in values:
+            expected.record(v)
+        assert histogram == expected
+        for q in (50, 90, 95, 99):
+            exact = sorted(values)[nearest_rank(q, len(values)) - 1]
+            assert histogram.percentile(q) == pytest.approx(exact, rel=RELATIVE_ERROR)
+    snap = snapshot(queue_name, view, queue_depth=None, now=0.0)
+    assert (snap.service_time_s.max, snap.latency_s.max) == (max(service) / 1e6, max(latency) / 1e6)
 
 
 async def test_malformed_messages_go_to_the_dead_letter_queue(

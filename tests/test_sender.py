@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -266,6 +267,24 @@ async def test_invalid_bodies_go_to_the_dead_letter_queue(autojump_clock: MockCl
         (missing.message_id, missing.body, "missing fields: created_at, text, to"),
     }
     assert _ready_ids(broker, queue_name) == []
+
+
+async def test_outcomes_carry_service_time_and_wall_clock_latency(autojump_clock: MockClock, queue_name: str) -> None:
+    """Each send's service time (virtual) and its latency from creation (wall clock) reach the store's histograms."""
+    broker, store = MemoryBroker(), MemoryStore(clock=trio.current_time)
+    created = time.time() - 5.0
+    rng = random.Random(2)
+    sms = [random_sms(rng, run=RUN, seq=seq, created_at=created) for seq in range(6)]
+    await broker.publish(queue_name, [Outgoing(m.message_id, encode(m)) for m in sms])
+    settings = _settings(queue_name, workers=3, mean=0.25, until_empty=True)
+
+    await _drain(settings, broker, store, _simulated(settings))
+
+    view = await store.view()
+    assert (view.service.count, view.service.min, view.service.max) == (6, 250_000, 250_000)
+    assert view.latency.count == 6
+    assert 5_000_000 <= view.latency.min <= view.latency.max < 65_000_000
+    assert view.totals.latency_us >= 6 * 5_000_000
 
 
 async def test_redelivered_message_id_counted_once(autojump_clock: MockClock, queue_name: str) -> None:

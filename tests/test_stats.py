@@ -50,6 +50,11 @@ SNAPSHOT_KEYS = {
     "queue_depth",
     "senders",
     "updated_at",
+    "service_time_s",
+    "latency_s",
+    "rate_1s",
+    "rate_60s",
+    "progress",
 }
 
 

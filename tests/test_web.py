@@ -32,6 +32,11 @@ SNAPSHOT_KEYS = {
     "queue_depth",
     "senders",
     "updated_at",
+    "service_time_s",
+    "latency_s",
+    "rate_1s",
+    "rate_60s",
+    "progress",
 }
 
 
@@ -110,6 +115,12 @@ async def test_stats_serves_the_snapshot(queue_name: str) -> None:
         "throughput_per_s": 0.8,
         "queue_depth": 2,
         "senders": [asdict(info)],
+        # the middle of 2 s's bucket (1/128 of 2^20 µs wide), within RELATIVE_ERROR of 2 s
+        "service_time_s": {"p50": 2.002944, "p90": 3.0, "p95": 3.0, "p99": 3.0, "max": 3.0},
+        "latency_s": {"p50": 0.0, "p90": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0},
+        "rate_1s": 4.0,
+        "rate_60s": 0.067,
+        "progress": 0.5,
     }
     assert body["updated_at"] > 0
 

@@ -22,18 +22,23 @@ from redis.exceptions import RedisError
 from smstrio.adapters.bridge import cross
 from smstrio.config import redact
 from smstrio.errors import StoreError
+from smstrio.histogram import PRECISION_BITS, Histogram, bucket_bounds, bucket_key
 from smstrio.keys import RATE_TTL_S, Keys
-from smstrio.stats import RATE_WINDOW_S, Counted, OutcomeRecord, SenderInfo, StoreView, Totals
+from smstrio.stats import RATE_HISTORY_S, Counted, OutcomeRecord, SenderInfo, StoreView, Totals
 
-# KEYS: totals, rate counter of this second, then per run in the batch its `done` and
-# `produced` bitmaps. ARGV: groups of four: index into KEYS of the run's `done` bitmap
-# (0: the message has no id), seq, outcome, service µs. A newly counted message is also
-# counted as produced if it was not yet (the broker delivered it, so it had it).
+# KEYS: totals, rate counter of this second, service-time and latency histograms, then per
+# run in the batch its `done` and `produced` bitmaps. ARGV: groups of seven: index into KEYS
+# of the run's `done` bitmap (0: the message has no id), seq, outcome, service µs, latency µs,
+# and the histogram bucket keys of those two (`histogram.bucket_key`, computed by the caller).
+# A newly counted message is also counted as produced if it was not yet (the broker delivered
+# it, so it had it). Newly counted sent/failed outcomes enter the histograms, one HINCRBY per
+# distinct bucket; each histogram hash also keeps the exact `min` and `max`.
 # Returns newly counted {sent, failed, invalid, duplicates}.
 _RECORD = """
 local counts = {sent = 0, failed = 0, invalid = 0, duplicates = 0}
-local service_us, produced = 0, 0
-for i = 1, #ARGV, 4 do
+local service_us, latency_us, produced = 0, 0, 0
+local hists = {{key = KEYS[3], buckets = {}}, {key = KEYS[4], buckets = {}}}
+for i = 1, #ARGV, 7 do
   local k = tonumber(ARGV[i])
   local fresh = true
   if k > 0 then
@@ -45,7 +50,16 @@ for i = 1, #ARGV, 4 do
   if fresh then
     local outcome = ARGV[i + 2]
     counts[outcome] = counts[outcome] + 1
-    if outcome ~= 'invalid' then service_us = service_us + tonumber(ARGV[i + 3]) end
+    if outcome ~= 'invalid' then
+      service_us = service_us + tonumber(ARGV[i + 3])
+      latency_us = latency_us + tonumber(ARGV[i + 4])
+      for h = 1, 2 do
+        local hist, value, bucket = hists[h], tonumber(ARGV[i + 2 + h]), ARGV[i + 4 + h]
+        hist.buckets[bucket] = (hist.buckets[bucket] or 0) + 1
+        if not hist.min or value < hist.min then hist.min = value end
+        if not hist.max or value > hist.max then hist.max = value end
+      end
+    end
   else
     counts.duplicates = counts.duplicates + 1
   end
@@ -55,10 +69,19 @@ for _, field in ipairs({'sent', 'failed', 'invalid', 'duplicates'}) do
   if counts[field] > 0 then redis.call('HINCRBY', KEYS[1], field, counts[field]) end
 end
 if service_us > 0 then redis.call('HINCRBY', KEYS[1], 'service_us', service_us) end
+if latency_us > 0 then redis.call('HINCRBY', KEYS[1], 'latency_us', latency_us) end
 if produced > 0 then redis.call('HINCRBY', KEYS[1], 'produced', produced) end
 if counted > 0 then
   redis.call('INCRBY', KEYS[2], counted)
   redis.call('EXPIRE', KEYS[2], RATE_TTL)
+end
+for _, hist in ipairs(hists) do
+  if hist.min then
+    for bucket, n in pairs(hist.buckets) do redis.call('HINCRBY', hist.key, bucket, n) end
+    local old = redis.call('HMGET', hist.key, 'min', 'max')
+    if not old[1] or hist.min < tonumber(old[1]) then redis.call('HSET', hist.key, 'min', hist.min) end
+    if not old[2] or hist.max > tonumber(old[2]) then redis.call('HSET', hist.key, 'max', hist.max) end
+  end
 end
 return {counts.sent, counts.failed, counts.invalid, counts.duplicates}
 """.replace("RATE_TTL", str(RATE_TTL_S))
@@ -120,7 +143,12 @@ class RedisStore:
             raise StoreError(f"Redis at {self._url} failed to {what}: {_describe(exc)}") from exc
 
     async def record(self, records: Sequence[OutcomeRecord]) -> Counted:
-        keys = [self._keys.totals, self._keys.rate(int(time.time()))]
+        keys = [
+            self._keys.totals,
+            self._keys.rate(int(time.time())),
+            self._keys.service_histogram,
+            self._keys.latency_histogram,
+        ]
         slots: dict[str, int] = {}
         args: list[str | int] = []
         for r in records:
@@ -130,7 +158,15 @@ class RedisStore:
                 if not k:
                     keys += (self._keys.done(r.run), self._keys.produced(r.run))
                     k = slots[r.run] = len(keys) - 1
-            args += (k, r.seq or 0, r.outcome.value, r.service_us)
+            args += (
+                k,
+                r.seq or 0,
+                r.outcome.value,
+                r.service_us,
+                r.latency_us,
+                bucket_key(r.service_us),
+                bucket_key(r.latency_us),
+            )
         sent, failed, invalid, duplicates = await self._call("record outcomes", self._record, keys=keys, args=args)
         return Counted(sent=sent, failed=failed, invalid=invalid, duplicates=duplicates)
 
@@ -146,8 +182,16 @@ class RedisStore:
         await self._call("remove a sender", _forget, self._client, self._keys, sender_id)
 
     async def view(self) -> StoreView:
-        totals, recent, senders = await self._call("read statistics", _view, self._client, self._keys, time.time())
-        return StoreView(totals=Totals.from_fields(totals), recent=recent, senders=senders)
+        totals, recent, senders, service, latency = await self._call(
+            "read statistics", _view, self._client, self._keys, time.time()
+        )
+        return StoreView(
+            totals=Totals.from_fields(totals),
+            recent=recent,
+            senders=senders,
+            service=_histogram(service),
+            latency=_histogram(latency),
+        )
 
     async def reset(self) -> int:
         deleted: int = await self._call("reset statistics", _reset, self._client, self._keys)
@@ -180,21 +224,40 @@ async def _forget(client: aioredis.Redis, keys: Keys, sender_id: str) -> None:
         await pipe.execute()
 
 
-async def _view(client: aioredis.Redis, keys: Keys, now: float) -> tuple[dict[str, str], list[int], list[SenderInfo]]:
+async def _view(
+    client: aioredis.Redis, keys: Keys, now: float
+) -> tuple[dict[str, str], list[int], list[SenderInfo], dict[str, str], dict[str, str]]:
     second = int(now)
     async with client.pipeline(transaction=False) as pipe:
         pipe.hgetall(keys.totals)
-        pipe.mget([keys.rate(s) for s in range(second - RATE_WINDOW_S, second)])
+        pipe.mget([keys.rate(s) for s in range(second - RATE_HISTORY_S, second)])
         pipe.zremrangebyscore(keys.senders, "-inf", now)
         pipe.zrange(keys.senders, 0, -1)
-        totals, rates, _, ids = await pipe.execute()
+        pipe.hgetall(keys.service_histogram)
+        pipe.hgetall(keys.latency_histogram)
+        totals, rates, _, ids, service, latency = await pipe.execute()
     senders: list[SenderInfo] = []
     if ids:
         async with client.pipeline(transaction=False) as pipe:
             for sender_id in ids:
                 pipe.hgetall(keys.sender(sender_id))
             senders = [SenderInfo.from_fields(f) for f in await pipe.execute() if f]
-    return totals, [int(r or 0) for r in rates], senders
+    return totals, [int(r or 0) for r in rates], senders, service, latency
+
+
+def _histogram(fields: dict[str, str]) -> Histogram:
+    """A histogram hash as the record script keeps it: bucket key -> count, plus ``min`` and ``max``."""
+    low, high = int(fields.pop("min", 0)), int(fields.pop("max", 0))
+    counts = {int(key): int(n) for key, n in fields.items()}
+    return Histogram.from_dict(
+        {
+            "precision_bits": PRECISION_BITS,
+            "count": sum(counts.values()),
+            "min": low,
+            "max": high,
+            "buckets": [[bucket_bounds(key)[0], n] for key, n in sorted(counts.items())],
+        }
+    )
 
 
 async def _reset(client: aioredis.Redis, keys: Keys) -> int:
