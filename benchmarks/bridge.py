@@ -19,7 +19,6 @@ Usage: uv run python benchmarks/bridge.py [--messages 20000] [--window 1000] [--
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import json
 import os
@@ -31,11 +30,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import aiormq
 import trio
 
 from smstrio.adapters.amqp import AmqpBroker
-from smstrio.adapters.bridge import cross
 from smstrio.adapters.loop import DrainingTrioEventLoop, open_loop
 from smstrio.adapters.redisstore import RedisStore
 from smstrio.config import Common, SenderSettings
@@ -44,6 +41,7 @@ from smstrio.gateway import SimulatedGateway
 from smstrio.message import encode, new_run_id, random_sms
 from smstrio.ports import Outgoing
 from smstrio.sender import run_sender
+from tests.conftest import delete_queues
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -126,7 +124,7 @@ async def measure(*, drain: bool, messages: int, window: int, workers: int, seed
                 await store.reset()
                 await store.aclose()
                 await broker.aclose()
-                await _delete_queues(queue)
+                await delete_queues(queue)
     per_pass = None
     if before is not None and after is not None:
         per_pass = round((after.handles - before.handles) / max(after.passes - before.passes, 1), 2)
@@ -136,20 +134,6 @@ async def measure(*, drain: bool, messages: int, window: int, workers: int, seed
         consume_per_s=round(messages / consume_s, 1),
         handles_per_pass=per_pass,
     )
-
-
-async def _delete_queues(queue: str) -> None:
-    async def delete() -> None:
-        connection = await aiormq.connect(AMQP_URL)
-        try:
-            channel = await connection.channel()
-            for name in (queue, f"{queue}.dead"):
-                with contextlib.suppress(aiormq.exceptions.AMQPError):
-                    await channel.queue_delete(name)
-        finally:
-            await connection.close()
-
-    await cross(delete)
 
 
 def summarize(rounds: list[Measurement]) -> dict[str, Any]:

@@ -22,17 +22,17 @@ import time
 import uuid
 from typing import Any
 
-import aiormq
 import trio
 
 from smstrio.adapters.amqp import AmqpBroker
-from smstrio.adapters.bridge import cross, open_bridge
+from smstrio.adapters.bridge import open_bridge
 from smstrio.adapters.redisstore import RedisStore
 from smstrio.config import Common, ProducerSettings, SenderSettings
 from smstrio.distributions import Distribution, sampler
 from smstrio.gateway import SimulatedGateway
 from smstrio.producer import run_producer
 from smstrio.sender import run_sender
+from tests.conftest import delete_queues
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -101,7 +101,7 @@ async def concurrency(messages: int, workers: int = 200, mean: float = 0.5) -> d
             await store.reset()
             await store.aclose()
             await broker.aclose()
-        await _delete_queues(queue)
+        await delete_queues(queue)
     ideal = workers / mean
     assert t90 is not None
     steady = 0.9 * messages / t90
@@ -120,18 +120,7 @@ async def _cleanup(queue: str) -> None:
         store = await RedisStore.connect(REDIS_URL, queue)
         await store.reset()
         await store.aclose()
-        await _delete_queues(queue)
-
-
-async def _delete_queues(queue: str) -> None:
-    async def delete() -> None:
-        connection = await aiormq.connect(AMQP_URL)
-        channel = await connection.channel()
-        for name in (queue, f"{queue}.dead"):
-            await channel.queue_delete(name)
-        await connection.close()
-
-    await cross(delete)
+        await delete_queues(queue)
 
 
 def main() -> None:

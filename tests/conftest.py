@@ -27,6 +27,29 @@ from smstrio.adapters.redisstore import RedisStore
 AMQP_URL = os.environ.get("SMSTRIO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("SMSTRIO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
+SNAPSHOT_KEYS = frozenset(
+    {
+        "queue",
+        "produced",
+        "sent",
+        "failed",
+        "invalid",
+        "duplicates",
+        "processed",
+        "avg_time_s",
+        "throughput_per_s",
+        "queue_depth",
+        "senders",
+        "updated_at",
+        "service_time_s",
+        "latency_s",
+        "rate_1s",
+        "rate_60s",
+        "progress",
+    }
+)
+"""The keys of ``/stats`` and ``smstrio stats`` that README.md documents."""
+
 
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)

@@ -17,6 +17,7 @@ from smstrio.stats import (
     Totals,
     snapshot,
 )
+from tests.conftest import SNAPSHOT_KEYS
 
 counts = st.integers(min_value=0, max_value=2**40)
 counteds = st.builds(Counted, sent=counts, failed=counts, invalid=counts, duplicates=counts)
@@ -36,26 +37,6 @@ senders = st.builds(
     invalid=counts,
     last_seen=finite,
 )
-
-SNAPSHOT_KEYS = {
-    "queue",
-    "produced",
-    "sent",
-    "failed",
-    "invalid",
-    "duplicates",
-    "processed",
-    "avg_time_s",
-    "throughput_per_s",
-    "queue_depth",
-    "senders",
-    "updated_at",
-    "service_time_s",
-    "latency_s",
-    "rate_1s",
-    "rate_60s",
-    "progress",
-}
 
 
 def sender(sender_id: str) -> SenderInfo:

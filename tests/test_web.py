@@ -17,27 +17,9 @@ from smstrio.monitor import Monitor, run_monitor
 from smstrio.ports import Outgoing
 from smstrio.stats import Outcome, OutcomeRecord, SenderInfo
 from smstrio.web import create_app
+from tests.conftest import SNAPSHOT_KEYS
 
 RUN = "0123456789ab"
-SNAPSHOT_KEYS = {
-    "queue",
-    "produced",
-    "sent",
-    "failed",
-    "invalid",
-    "duplicates",
-    "processed",
-    "avg_time_s",
-    "throughput_per_s",
-    "queue_depth",
-    "senders",
-    "updated_at",
-    "service_time_s",
-    "latency_s",
-    "rate_1s",
-    "rate_60s",
-    "progress",
-}
 
 
 class Clock:
