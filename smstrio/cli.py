@@ -252,6 +252,8 @@ def send(
     distribution: Distribution | None = None,
     prefetch: int | None = None,
     grace: float | None = None,
+    max_attempts: int | None = None,
+    retry_delay: float | None = None,
     until_empty: bool = False,
     seed: int | None = None,
     flags: ServiceFlags = _DEFAULT_FLAGS,
@@ -272,8 +274,13 @@ def send(
         Unacknowledged deliveries held at once [env SENDER_PREFETCH; default: twice the worker count].
     grace
         On SIGINT/SIGTERM, seconds to let in-flight sends finish [env SENDER_GRACE; default 30].
+    max_attempts
+        Attempts at each send; a failed attempt before the last is retried later through the queue
+        <queue>.retry and counted in "retried" [env SENDER_MAX_ATTEMPTS; default 1: no retries].
+    retry_delay
+        Seconds before the first retry, doubling for each further one [env SENDER_RETRY_DELAY; default 1].
     until_empty
-        Stop by itself once the queue is empty and every delivery is settled.
+        Stop by itself once the queue (and its retries) is empty and every delivery is settled.
     seed
         Seed the random generator (send times and failures).
     """
@@ -286,6 +293,8 @@ def send(
         distribution=src.pick(distribution, ("SEND_DISTRIBUTION",), as_distribution, Distribution.EXPONENTIAL),
         prefetch=src.pick(prefetch, ("SENDER_PREFETCH",), as_int, None),
         grace=src.pick(grace, ("SENDER_GRACE",), as_float, 30.0),
+        max_attempts=src.pick(max_attempts, ("SENDER_MAX_ATTEMPTS",), as_int, 1),
+        retry_delay=src.pick(retry_delay, ("SENDER_RETRY_DELAY",), as_float, 1.0),
         until_empty=until_empty,
         seed=seed,
     )

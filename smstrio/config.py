@@ -177,6 +177,9 @@ class SenderSettings:
     """Unacknowledged deliveries the broker may hand this process; ``None``: twice the worker count,
     so that each worker has its next delivery at hand while its last one is being recorded."""
     grace: float = 30.0
+    max_attempts: int = 1
+    """Attempts at each send; a failed one is retried after ``retry_delay * 2**(attempt - 1)`` seconds."""
+    retry_delay: float = 1.0
     until_empty: bool = False
     seed: int | None = None
     batch_max: int = 500
@@ -193,6 +196,11 @@ class SenderSettings:
             f"prefetch must be within 1..65535, got {self.prefetch}",
         )
         _check(_finite(self.grace) and self.grace >= 0, f"grace must be >= 0 seconds, got {self.grace}")
+        _check(1 <= self.max_attempts <= 100, f"max attempts must be within 1..100, got {self.max_attempts}")
+        _check(
+            _finite(self.retry_delay) and 0 <= self.retry_delay <= 3600,
+            f"retry delay must be within 0..3600 seconds, got {self.retry_delay}",
+        )
 
     @property
     def effective_prefetch(self) -> int:

@@ -8,6 +8,7 @@ connection closes, outcomes are counted once per message id.
 from __future__ import annotations
 
 import collections
+import heapq
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -17,7 +18,7 @@ import trio
 
 from smstrio.errors import BrokerError
 from smstrio.histogram import Histogram
-from smstrio.ports import DeadLetter, Delivery, Outgoing
+from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, Retry
 from smstrio.stats import RATE_HISTORY_S, Counted, Outcome, OutcomeRecord, SenderInfo, StoreView, Totals
 
 
@@ -40,20 +41,35 @@ class MemoryBroker:
     _tags: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lost: trio.Event = field(default_factory=trio.Event)
     closed: bool = False
+    clock: Callable[[], float] = trio.current_time
+    """What ``retry_later`` delays are measured on."""
+    _attempts: dict[int, int] = field(default_factory=dict)
+    _delayed: list[tuple[float, int, str, str | None, bytes, int]] = field(default_factory=list)
+    """Heap of (due, order, queue, message_id, body, attempt) waiting in ``<queue>.retry``."""
 
     def _ready(self, queue: str) -> collections.deque[tuple[str | None, bytes, dict[str, str]]]:
         return self.queues.setdefault(queue, collections.deque())
 
     def _pump(self) -> None:
+        now = self.clock()
+        while self._delayed and self._delayed[0][0] <= now:
+            _, _, queue, message_id, body, attempt = heapq.heappop(self._delayed)
+            self._ready(queue).append((message_id, body, {ATTEMPT_HEADER: str(attempt)}))
         for ctag, consumer in list(self._consumers.items()):
             ready = self._ready(consumer.queue)
             while ready and consumer.unacked < consumer.prefetch:
-                message_id, body, _ = ready.popleft()
+                message_id, body, headers = ready.popleft()
                 tag = next(self._tags)
+                attempt = int(headers.get(ATTEMPT_HEADER, 1))
                 self._unacked[tag] = (consumer.queue, message_id, body)
+                self._attempts[tag] = attempt
                 self._owner[tag] = ctag
                 consumer.unacked += 1
-                consumer.sink.send_nowait(Delivery(tag, body, message_id))
+                consumer.sink.send_nowait(Delivery(tag, body, message_id, attempt=attempt))
+
+    def _unacked_headers(self, tag: int) -> dict[str, str]:
+        attempt = self._attempts.pop(tag, 1)
+        return {ATTEMPT_HEADER: str(attempt)} if attempt > 1 else {}
 
     def _check(self) -> None:
         if self.closed:
@@ -97,6 +113,7 @@ class MemoryBroker:
         for tag in tags:
             if self._unacked.pop(tag, None) is None:
                 continue  # from a connection that was dropped: already requeued
+            self._attempts.pop(tag, None)
             consumer = self._consumers.get(self._owner.pop(tag))
             if consumer is not None:
                 consumer.unacked -= 1
@@ -107,10 +124,19 @@ class MemoryBroker:
         await trio.lowlevel.checkpoint()
         for tag in sorted((t for t in tags if t in self._unacked), reverse=True):
             queue, message_id, body = self._unacked.pop(tag)
-            self._ready(queue).appendleft((message_id, body, {}))
+            self._ready(queue).appendleft((message_id, body, self._unacked_headers(tag)))
             consumer = self._consumers.get(self._owner.pop(tag))
             if consumer is not None:
                 consumer.unacked -= 1
+        self._pump()
+
+    async def retry_later(self, queue: str, retries: Sequence[Retry]) -> None:
+        self._check()
+        await trio.lowlevel.checkpoint()
+        now = self.clock()
+        for r in retries:
+            entry = (now + r.delay_s, next(self._tags), queue, r.message_id, r.body, r.attempt)
+            heapq.heappush(self._delayed, entry)
         self._pump()
 
     async def dead_letter(self, queue: str, letters: Sequence[DeadLetter]) -> None:
@@ -139,7 +165,8 @@ class MemoryBroker:
     async def queue_depth(self, queue: str) -> int:
         self._check()
         await trio.lowlevel.checkpoint()
-        return len(self._ready(queue))
+        self._pump()
+        return len(self._ready(queue)) + sum(1 for entry in self._delayed if entry[2] == queue)
 
     async def watch(self) -> NoReturn:
         await self._lost.wait()
@@ -154,7 +181,7 @@ class MemoryBroker:
     def _requeue(self) -> None:
         for tag in sorted(self._unacked, reverse=True):
             queue, message_id, body = self._unacked.pop(tag)
-            self._ready(queue).appendleft((message_id, body, {}))
+            self._ready(queue).appendleft((message_id, body, self._unacked_headers(tag)))
         self._owner.clear()
         self._consumers.clear()
 
@@ -205,6 +232,9 @@ class MemoryStore:
         service_us = latency_us = 0
         produced = 0
         for r in records:
+            if r.outcome is Outcome.RETRIED:
+                counts["retried"] += 1
+                continue
             if r.run is not None and r.seq is not None:
                 if not self._done.set(r.run, r.seq):
                     counts["duplicates"] += 1
@@ -227,6 +257,7 @@ class MemoryStore:
             failed=t.failed + counted.failed,
             invalid=t.invalid + counted.invalid,
             duplicates=t.duplicates + counted.duplicates,
+            retried=t.retried + counted.retried,
             service_us=t.service_us + service_us,
             latency_us=t.latency_us + latency_us,
         )

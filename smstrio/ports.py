@@ -16,6 +16,9 @@ import trio
 from smstrio.message import Sms
 from smstrio.stats import Counted, OutcomeRecord, SenderInfo, StoreView
 
+ATTEMPT_HEADER = "x-smstrio-attempt"
+"""The message header carrying which attempt a retried message is on."""
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -33,6 +36,18 @@ class Delivery:
     body: bytes
     message_id: str | None = None
     redelivered: bool = False
+    attempt: int = 1
+    """Which attempt at sending this message the delivery is (``x-smstrio-attempt``, 1 at first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A message whose send failed, to be delivered again after ``delay_s`` as attempt ``attempt``."""
+
+    body: bytes
+    message_id: str | None
+    attempt: int
+    delay_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +63,8 @@ class Broker(Protocol):
     """A durable queue broker with publisher confirms and manual acks (one connection)."""
 
     async def declare(self, queue: str) -> None:
-        """Create ``queue`` (durable) and its dead-letter queue ``<queue>.dead`` if missing."""
+        """Create ``queue`` (durable), its dead-letter queue ``<queue>.dead`` and its delay queue
+        ``<queue>.retry`` if missing."""
 
     async def reconnect(self) -> None:
         """Replace a lost connection with a new one; consumers must be started again.
@@ -72,6 +88,10 @@ class Broker(Protocol):
     async def requeue(self, tags: Sequence[int]) -> None:
         """Give deliveries back to the queue unprocessed, for any consumer to take."""
 
+    async def retry_later(self, queue: str, retries: Sequence[Retry]) -> None:
+        """Publish, confirmed, to the delay queue ``<queue>.retry``, from which each returns to ``queue``
+        after its delay, carrying its attempt number."""
+
     async def dead_letter(self, queue: str, letters: Sequence[DeadLetter]) -> None:
         """Publish, confirmed, to ``<queue>.dead`` with each reason in the ``x-smstrio-reason`` header."""
 
@@ -82,7 +102,7 @@ class Broker(Protocol):
         """Move up to ``limit`` dead letters back to ``queue`` (published, confirmed, then removed)."""
 
     async def queue_depth(self, queue: str) -> int:
-        """Messages ready in ``queue``, as the broker counts them."""
+        """Messages ready in ``queue`` plus those waiting in ``<queue>.retry``, as the broker counts them."""
 
     async def watch(self) -> NoReturn:
         """Return never; raise :class:`~smstrio.errors.BrokerError` when the connection is lost."""

@@ -37,7 +37,7 @@ from smstrio.logs import bind, event
 from smstrio.message import decode, parse_message_id
 from smstrio.nursery.batching import next_batch
 from smstrio.nursery.retry import retry
-from smstrio.ports import Broker, DeadLetter, Delivery, Gateway, StatsStore
+from smstrio.ports import Broker, DeadLetter, Delivery, Gateway, Retry, StatsStore
 from smstrio.stats import Counted, Outcome, OutcomeRecord, SenderInfo
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class _Result:
     tag: int
     record: OutcomeRecord
     dead: DeadLetter | None = None
+    retry: Retry | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -295,6 +296,11 @@ class Sender:
         elapsed_us = round((trio.current_time() - started) * 1e6)
         # created_at is the producer's wall clock, so latency is too; clock skew may make it negative.
         latency_us = max(0, round((time.time() - sms.created_at) * 1e6))
+        s = self.settings
+        if not delivered and delivery.attempt < s.max_attempts:
+            delay = s.retry_delay * 2 ** (delivery.attempt - 1)
+            again = Retry(delivery.body, delivery.message_id, delivery.attempt + 1, delay)
+            return _Result(delivery.tag, OutcomeRecord(outcome=Outcome.RETRIED), retry=again)
         outcome = Outcome.SENT if delivered else Outcome.FAILED
         return _Result(
             delivery.tag,
@@ -319,6 +325,12 @@ class Sender:
                             await self._broker.dead_letter(s.common.queue, dead)
                         except BrokerError:  # not dead-lettered, so not counted: redelivered after the reconnect
                             batch = [r for r in batch if r.dead is None]
+                    retries = [r.retry for r in batch if r.retry is not None]
+                    if retries:
+                        try:
+                            await self._broker.retry_later(s.common.queue, retries)
+                        except BrokerError:  # not sent back, so not counted: redelivered after the reconnect
+                            batch = [r for r in batch if r.retry is None]
                     records = [r.record for r in batch]
                     self._counted += await retry(
                         functools.partial(self._store.record, records), what="storing outcomes", errors=(StoreError,)

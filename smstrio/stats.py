@@ -27,6 +27,8 @@ class Outcome(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
     INVALID = "invalid"
+    RETRIED = "retried"
+    """A failed attempt sent back for another one: not a final outcome, counted on its own."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,12 +48,14 @@ class OutcomeRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Counted:
-    """What one ``record`` call newly counted; ``duplicates`` were outcomes already counted."""
+    """What one ``record`` call newly counted; ``duplicates`` were outcomes already counted,
+    ``retried`` failed attempts sent back for another try."""
 
     sent: int = 0
     failed: int = 0
     invalid: int = 0
     duplicates: int = 0
+    retried: int = 0
 
     def __add__(self, other: Counted) -> Counted:
         return Counted(
@@ -59,6 +63,7 @@ class Counted:
             failed=self.failed + other.failed,
             invalid=self.invalid + other.invalid,
             duplicates=self.duplicates + other.duplicates,
+            retried=self.retried + other.retried,
         )
 
     @property
@@ -115,6 +120,7 @@ class Totals:
     failed: int = 0
     invalid: int = 0
     duplicates: int = 0
+    retried: int = 0
     service_us: int = 0
     latency_us: int = 0
 
@@ -168,6 +174,7 @@ class StatsSnapshot:
     duplicates: int
     processed: int
     avg_time_s: float | None
+    retried: int = 0
     throughput_per_s: float
     queue_depth: int | None
     senders: Sequence[SenderInfo] = field(default_factory=tuple)
@@ -208,6 +215,7 @@ def snapshot(queue: str, view: StoreView, *, queue_depth: int | None, now: float
         failed=t.failed,
         invalid=t.invalid,
         duplicates=t.duplicates,
+        retried=t.retried,
         processed=processed,
         avg_time_s=round(t.service_us / timed / 1e6, 6) if timed else None,
         throughput_per_s=round(sum(view.recent[-RATE_WINDOW_S:]) / RATE_WINDOW_S, 3),

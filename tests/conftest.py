@@ -46,6 +46,7 @@ SNAPSHOT_KEYS = frozenset(
         "rate_1s",
         "rate_60s",
         "progress",
+        "retried",
     }
 )
 """The keys of ``/stats`` and ``smstrio stats`` that README.md documents."""
@@ -129,13 +130,13 @@ async def broker(bridge: None, queue_name: str) -> AsyncIterator[AmqpBroker]:
 
 
 async def delete_queues(queue: str) -> None:
-    """Delete ``queue`` and ``queue.dead`` on the test broker."""
+    """Delete ``queue``, ``queue.dead`` and ``queue.retry`` on the test broker."""
 
     async def delete() -> None:
         connection = await aiormq.connect(AMQP_URL)
         try:
             channel = await connection.channel()
-            for name in (queue, f"{queue}.dead"):
+            for name in (queue, f"{queue}.dead", f"{queue}.retry"):
                 with contextlib.suppress(aiormq.exceptions.AMQPError):
                     await channel.queue_delete(name)
         finally:

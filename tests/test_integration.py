@@ -273,3 +273,16 @@ async def test_dead_letters_can_be_listed_and_requeued(broker: AmqpBroker, store
     assert await broker.requeue_dead(queue_name, 10) == 2
     assert await broker.dead_letters(queue_name, 10) == []
     assert sorted(str(m.header.properties.message_id) for m in await _get_all(queue_name)) == ["x-1", "x-2"]
+
+
+async def test_retries_go_through_the_delay_queue(broker: AmqpBroker, store: RedisStore, queue_name: str) -> None:
+    """Failed sends wait in <queue>.retry and come back with their attempt number; the final outcome counts once."""
+    common = Common(queue=queue_name, amqp_url=AMQP_URL, redis_url=REDIS_URL)
+    with trio.fail_after(30):
+        await run_producer(ProducerSettings(common=common, count=20), broker, store)
+    settings = _sender_settings(queue_name, failure_rate=1.0, max_attempts=3, retry_delay=0.05)
+    await _drain(settings, broker, store)
+    totals = (await store.view()).totals
+    assert (totals.produced, totals.sent, totals.failed, totals.retried, totals.duplicates) == (20, 0, 20, 40, 0)
+    assert await broker.queue_depth(queue_name) == 0
+    assert await _get_all(f"{queue_name}.retry") == []

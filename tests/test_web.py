@@ -92,6 +92,7 @@ async def test_stats_serves_the_snapshot(queue_name: str) -> None:
         "failed": 1,
         "invalid": 1,
         "duplicates": 1,
+        "retried": 0,
         "processed": 4,
         "avg_time_s": 2.0,
         "throughput_per_s": 0.8,

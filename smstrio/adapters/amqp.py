@@ -26,7 +26,7 @@ from smstrio.adapters.bridge import cross
 from smstrio.config import redact
 from smstrio.errors import BrokerError
 from smstrio.logs import event
-from smstrio.ports import DeadLetter, Delivery, Outgoing
+from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, Retry
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,11 @@ _TAG_MASK = (1 << _GENERATION_SHIFT) - 1
 def queue_arguments(queue: str) -> Arguments:
     """The arguments ``queue`` is declared with; every declaration must repeat them exactly."""
     return {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-dead-letter-routing-key": queue}
+
+
+def retry_queue_arguments(queue: str) -> Arguments:
+    """``<queue>.retry`` holds each message until its expiration, then dead-letters it back to ``queue``."""
+    return {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue}
 
 
 def _describe(exc: BaseException) -> str:
@@ -165,11 +170,14 @@ class AmqpBroker:
             # respects the prefetch; once the sink is closed (shutdown), the message
             # stays unacknowledged and the broker requeues it when we disconnect.
             assert isinstance(message.delivery, spec.Basic.Deliver)
+            headers = message.header.properties.headers or {}
+            attempt = headers.get(ATTEMPT_HEADER, 1)
             delivery = Delivery(
                 tag=self._tag(message.delivery.delivery_tag or 0),
                 body=message.body,
                 message_id=message.header.properties.message_id,
                 redelivered=bool(message.delivery.redelivered),
+                attempt=attempt if isinstance(attempt, int) and attempt > 0 else 1,
             )
             try:
                 sink.send_nowait(delivery)
@@ -194,6 +202,12 @@ class AmqpBroker:
         consume, _ = self._channels()
         await self._call("requeue", _requeue_all, consume, self._current(tags))
 
+    async def retry_later(self, queue: str, retries: Sequence[Retry]) -> None:
+        _, publish = self._channels()
+        flags = await self._call("publish retries", _retry_all, publish, queue, retries)
+        if not all(flags):
+            raise BrokerError(f"RabbitMQ at {self._url} did not confirm {flags.count(False)} retries")
+
     async def dead_letter(self, queue: str, letters: Sequence[DeadLetter]) -> None:
         _, publish = self._channels()
         flags = await self._call("dead-letter", _dead_letter_all, publish, queue, letters)
@@ -213,10 +227,7 @@ class AmqpBroker:
 
     async def queue_depth(self, queue: str) -> int:
         consume, _ = self._channels()
-        ok = await self._call(
-            "count the queue", consume.queue_declare, queue, durable=True, arguments=queue_arguments(queue)
-        )
-        depth: int = ok.message_count or 0
+        depth: int = await self._call("count the queue", _depth, consume, queue)
         return depth
 
     async def watch(self) -> NoReturn:
@@ -242,6 +253,7 @@ class AmqpBroker:
 async def _declare(channel: aiormq.abc.AbstractChannel, queue: str) -> None:
     await channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="direct", durable=True)
     await channel.queue_declare(f"{queue}.dead", durable=True)
+    await channel.queue_declare(f"{queue}.retry", durable=True, arguments=retry_queue_arguments(queue))
     await channel.queue_bind(f"{queue}.dead", DEAD_LETTER_EXCHANGE, routing_key=queue)
     await channel.queue_declare(queue, durable=True, arguments=queue_arguments(queue))
 
@@ -318,6 +330,32 @@ async def _requeue_dead(
         await consume.basic_ack(message.delivery.delivery_tag or 0)
         moved += 1
     return moved
+
+
+async def _depth(channel: aiormq.abc.AbstractChannel, queue: str) -> int:
+    ready = await channel.queue_declare(queue, durable=True, arguments=queue_arguments(queue))
+    waiting = await channel.queue_declare(f"{queue}.retry", durable=True, arguments=retry_queue_arguments(queue))
+    return (ready.message_count or 0) + (waiting.message_count or 0)
+
+
+async def _retry_all(channel: aiormq.abc.AbstractChannel, queue: str, retries: Sequence[Retry]) -> list[bool]:
+    results = await asyncio.gather(
+        *(
+            channel.basic_publish(
+                r.body,
+                routing_key=f"{queue}.retry",
+                properties=spec.Basic.Properties(
+                    delivery_mode=2,
+                    message_id=r.message_id,
+                    expiration=str(max(0, round(r.delay_s * 1000))),
+                    headers={ATTEMPT_HEADER: r.attempt},
+                ),
+            )
+            for r in retries
+        ),
+        return_exceptions=True,
+    )
+    return [isinstance(r, spec.Basic.Ack) for r in results]
 
 
 async def _requeue_all(channel: aiormq.abc.AbstractChannel, tags: Sequence[int]) -> None:

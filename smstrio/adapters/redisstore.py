@@ -33,39 +33,45 @@ from smstrio.stats import RATE_HISTORY_S, Counted, OutcomeRecord, SenderInfo, St
 # A newly counted message is also counted as produced if it was not yet (the broker delivered
 # it, so it had it). Newly counted sent/failed outcomes enter the histograms, one HINCRBY per
 # distinct bucket; each histogram hash also keeps the exact `min` and `max`.
-# Returns newly counted {sent, failed, invalid, duplicates}.
+# A 'retried' outcome (a failed attempt sent back for another) only adds to `retried`: it
+# sets no bit, so the message's final outcome is still counted once.
+# Returns newly counted {sent, failed, invalid, duplicates, retried}.
 _RECORD = """
-local counts = {sent = 0, failed = 0, invalid = 0, duplicates = 0}
+local counts = {sent = 0, failed = 0, invalid = 0, duplicates = 0, retried = 0}
 local service_us, latency_us, produced = 0, 0, 0
 local hists = {{key = KEYS[3], buckets = {}}, {key = KEYS[4], buckets = {}}}
 for i = 1, #ARGV, 7 do
-  local k = tonumber(ARGV[i])
-  local fresh = true
-  if k > 0 then
-    fresh = redis.call('SETBIT', KEYS[k], ARGV[i + 1], 1) == 0
-    if fresh and redis.call('SETBIT', KEYS[k + 1], ARGV[i + 1], 1) == 0 then produced = produced + 1 end
-  elseif fresh then
-    produced = produced + 1
-  end
-  if fresh then
-    local outcome = ARGV[i + 2]
-    counts[outcome] = counts[outcome] + 1
-    if outcome ~= 'invalid' then
-      service_us = service_us + tonumber(ARGV[i + 3])
-      latency_us = latency_us + tonumber(ARGV[i + 4])
-      for h = 1, 2 do
-        local hist, value, bucket = hists[h], tonumber(ARGV[i + 2 + h]), ARGV[i + 4 + h]
-        hist.buckets[bucket] = (hist.buckets[bucket] or 0) + 1
-        if not hist.min or value < hist.min then hist.min = value end
-        if not hist.max or value > hist.max then hist.max = value end
-      end
-    end
+  if ARGV[i + 2] == 'retried' then
+    counts.retried = counts.retried + 1
   else
-    counts.duplicates = counts.duplicates + 1
+    local k = tonumber(ARGV[i])
+    local fresh = true
+    if k > 0 then
+      fresh = redis.call('SETBIT', KEYS[k], ARGV[i + 1], 1) == 0
+      if fresh and redis.call('SETBIT', KEYS[k + 1], ARGV[i + 1], 1) == 0 then produced = produced + 1 end
+    elseif fresh then
+      produced = produced + 1
+    end
+    if fresh then
+      local outcome = ARGV[i + 2]
+      counts[outcome] = counts[outcome] + 1
+      if outcome ~= 'invalid' then
+        service_us = service_us + tonumber(ARGV[i + 3])
+        latency_us = latency_us + tonumber(ARGV[i + 4])
+        for h = 1, 2 do
+          local hist, value, bucket = hists[h], tonumber(ARGV[i + 2 + h]), ARGV[i + 4 + h]
+          hist.buckets[bucket] = (hist.buckets[bucket] or 0) + 1
+          if not hist.min or value < hist.min then hist.min = value end
+          if not hist.max or value > hist.max then hist.max = value end
+        end
+      end
+    else
+      counts.duplicates = counts.duplicates + 1
+    end
   end
 end
 local counted = counts.sent + counts.failed + counts.invalid
-for _, field in ipairs({'sent', 'failed', 'invalid', 'duplicates'}) do
+for _, field in ipairs({'sent', 'failed', 'invalid', 'duplicates', 'retried'}) do
   if counts[field] > 0 then redis.call('HINCRBY', KEYS[1], field, counts[field]) end
 end
 if service_us > 0 then redis.call('HINCRBY', KEYS[1], 'service_us', service_us) end
@@ -83,7 +89,7 @@ for _, hist in ipairs(hists) do
     if not old[2] or hist.max > tonumber(old[2]) then redis.call('HSET', hist.key, 'max', hist.max) end
   end
 end
-return {counts.sent, counts.failed, counts.invalid, counts.duplicates}
+return {counts.sent, counts.failed, counts.invalid, counts.duplicates, counts.retried}
 """.replace("RATE_TTL", str(RATE_TTL_S))
 
 # KEYS: totals, the run's `produced` bitmap. ARGV: confirmed seqs. Returns how many were new.
@@ -167,8 +173,10 @@ class RedisStore:
                 bucket_key(r.service_us),
                 bucket_key(r.latency_us),
             )
-        sent, failed, invalid, duplicates = await self._call("record outcomes", self._record, keys=keys, args=args)
-        return Counted(sent=sent, failed=failed, invalid=invalid, duplicates=duplicates)
+        sent, failed, invalid, duplicates, retried = await self._call(
+            "record outcomes", self._record, keys=keys, args=args
+        )
+        return Counted(sent=sent, failed=failed, invalid=invalid, duplicates=duplicates, retried=retried)
 
     async def add_produced(self, run: str, seqs: Sequence[int]) -> int:
         keys = [self._keys.totals, self._keys.produced(run)]
