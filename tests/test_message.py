@@ -133,7 +133,7 @@ def test_decode_rejects_malformed_bodies(raw: bytes, reason: str) -> None:
 
 def test_decode_rejects_deep_nesting() -> None:
     """Deeply nested JSON raises DecodeError (RecursionError on Python 3.11, a parse error on 3.12+)."""
-    with pytest.raises(DecodeError, match="nested too deeply|not JSON"):
+    with pytest.raises(DecodeError, match=r"nested too deeply|not JSON"):
         decode(b"[" * 1000)
 
 

@@ -1,0 +1,28 @@
+"""The ``smstrio`` command line: parse flags once, build settings, run one role under Trio.
+
+``_app`` holds the app, the shared flags, the runner and the exit codes; importing
+``services`` and ``simulation`` registers their commands on it.
+"""
+
+from smstrio.cli import services, simulation
+from smstrio.cli._app import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    app,
+    main,
+)
+
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "app",
+    "main",
+    "services",
+    "simulation",
+]

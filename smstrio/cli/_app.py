@@ -1,0 +1,203 @@
+"""The command line's frame: the cyclopts app, the shared flags, and running a command under Trio.
+
+Exit codes:
+    0    done
+    1    failed: not every message was confirmed, or an unexpected error
+    2    usage: a bad flag, environment variable or .env value
+    3    a server is unreachable at start
+    130  stopped hard by a second SIGINT/SIGTERM
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import cyclopts
+import trio
+import trio.testing
+from cyclopts import Parameter
+
+from smstrio import __version__, logs
+from smstrio.adapters.amqp import AmqpBroker
+from smstrio.adapters.bridge import open_bridge
+from smstrio.adapters.redisstore import RedisStore
+from smstrio.config import (
+    Common,
+    Sources,
+)
+from smstrio.errors import ConfigError, ServiceError, SmstrioError
+from smstrio.nursery.signals import stop_on_signals
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+EXIT_INTERRUPTED = 130
+
+CONNECT_TIMEOUT_S = 10.0
+DEAD_BODY_SHOWN = 200
+"""Bytes of each dead letter's body that ``smstrio dead`` prints."""
+
+app = cyclopts.App(
+    name="smstrio",
+    help="Simulate, load-test and capacity-plan an SMS alert fan-out service on RabbitMQ and Redis.",
+    version=__version__,
+)
+
+
+@Parameter(name="*")
+@dataclass
+class ServiceFlags:
+    """Flags every command shares. Each falls back to its environment variable, then ``.env``."""
+
+    amqp_url: str | None = None
+    "RabbitMQ URL [env AMQP_URL, or RABBITMQ_HOST; default amqp://guest:guest@localhost:5672/]."
+    redis_url: str | None = None
+    "Redis URL [env REDIS_URL, or REDIS_HOST; default redis://localhost:6379/0]."
+    queue: str | None = None
+    "Queue name; statistics are kept per queue [env QUEUE_NAME; default sms_queue]."
+    log_level: str | None = None
+    "DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO]."
+    log_file: Path | None = None
+    "Also append the JSON log lines to this file [env LOG_FILE]."
+
+    def resolve(self, src: Sources) -> Common:
+        return Common.resolve(
+            src,
+            amqp_url=self.amqp_url,
+            redis_url=self.redis_url,
+            queue=self.queue,
+            log_level=self.log_level,
+            log_file=self.log_file,
+        )
+
+
+DEFAULT_FLAGS = ServiceFlags()
+
+
+class _Stop(Exception):
+    """Carries an exit code out of a command."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def sources() -> Sources:
+    return Sources.load(os.environ)
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    print(f"smstrio: error: {message}", file=sys.stderr)
+    raise _Stop(code)
+
+
+def _smstrio_error(exc: BaseException) -> SmstrioError | None:
+    """The first of our errors inside ``exc``, looking through exception groups."""
+    if isinstance(exc, SmstrioError):
+        return exc
+    if isinstance(exc, trio.TooSlowError):
+        return ServiceError("timed out waiting for a server")
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _smstrio_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _exit_code(exc: SmstrioError) -> int:
+    if isinstance(exc, ConfigError):
+        return EXIT_USAGE
+    if isinstance(exc, ServiceError):
+        return EXIT_UNAVAILABLE
+    return EXIT_FAILURE
+
+
+def run_command(
+    role: str, common: Common, main: Callable[[], Awaitable[int]], *, clock: trio.abc.Clock | None = None
+) -> None:
+    """Set up logging and run ``main`` under Trio; turn our errors into one line and an exit code.
+
+    ``clock``: a ``MockClock`` runs the in-memory simulation in virtual time.
+    """
+    logs.setup(common.log_level, common.log_file)
+    try:
+        with logs.bind(role=role, queue=common.queue):
+            code = trio.run(main, clock=clock)
+    except (Exception, BaseExceptionGroup) as exc:
+        found = _smstrio_error(exc)
+        if found is None:
+            raise
+        _fail(_exit_code(found), str(found))
+    if code:
+        raise _Stop(code)
+
+
+@asynccontextmanager
+async def open_services(common: Common, *, name: str) -> AsyncIterator[tuple[AmqpBroker, RedisStore]]:
+    """The trio-asyncio loop, a broker connection and a stats store, closed in reverse order."""
+    async with open_bridge():
+        with trio.fail_after(CONNECT_TIMEOUT_S):
+            store = await RedisStore.connect(common.redis_url, common.queue)
+        try:
+            with trio.fail_after(CONNECT_TIMEOUT_S):
+                broker = await AmqpBroker.connect(common.amqp_url, name=name)
+            try:
+                yield broker, store
+            finally:
+                await broker.aclose()
+        finally:
+            await store.aclose()
+
+
+async def until_signalled(role: Callable[..., Awaitable[Any]], *args: Any) -> int:
+    """Run ``role`` under signal handling and return the exit code.
+
+    The first SIGINT/SIGTERM calls ``stop()`` on what the role handed to ``task_status``
+    (a graceful stop), or cancels the role if it has no ``stop``; the second cancels it.
+    """
+    with trio.CancelScope() as hard:
+        async with trio.open_nursery() as nursery:
+            handle: list[Any] = []
+
+            def graceful() -> None:
+                stop = getattr(handle[0], "stop", None) if handle else None
+                if stop is not None:
+                    stop()
+                else:
+                    nursery.cancel_scope.cancel()
+
+            await nursery.start(stop_on_signals, graceful, hard)
+            handle.append(await nursery.start(_then_cancel, nursery.cancel_scope, role, *args))
+    return EXIT_INTERRUPTED if hard.cancelled_caught else EXIT_OK
+
+
+async def _then_cancel(
+    scope: trio.CancelScope,
+    role: Callable[..., Awaitable[Any]],
+    *args: Any,
+    task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    await role(*args, task_status=task_status)
+    scope.cancel()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``smstrio`` console script."""
+    try:
+        app(sys.argv[1:] if argv is None else argv, exit_on_error=False, print_error=False)
+    except cyclopts.CycloptsError as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"smstrio: error: {message} (see smstrio --help)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except ConfigError as exc:
+        print(f"smstrio: error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except _Stop as stop:
+        sys.exit(stop.code)

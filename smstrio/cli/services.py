@@ -1,0 +1,237 @@
+"""The commands that talk to RabbitMQ and Redis: produce, send, monitor, stats, dead, reset."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Annotated
+
+import trio
+import trio.testing
+from cyclopts import Parameter
+
+from smstrio.cli._app import (
+    DEAD_BODY_SHOWN,
+    DEFAULT_FLAGS,
+    EXIT_OK,
+    ServiceFlags,
+    app,
+    open_services,
+    run_command,
+    sources,
+    until_signalled,
+)
+from smstrio.config import (
+    MonitorSettings,
+    ProducerSettings,
+    SenderSettings,
+    as_distribution,
+    as_float,
+    as_int,
+)
+from smstrio.distributions import Distribution, sampler
+from smstrio.errors import ConfigError, PublishError
+from smstrio.gateway import SimulatedGateway
+from smstrio.monitor import collect, run_monitor
+from smstrio.nursery.signals import stop_on_signals
+from smstrio.producer import run_producer
+from smstrio.sender import run_sender
+
+
+@app.command
+def produce(
+    count: Annotated[int | None, Parameter(name=["--count", "--num-messages"])] = None,
+    *,
+    window: int | None = None,
+    seed: int | None = None,
+    flags: ServiceFlags = DEFAULT_FLAGS,
+) -> None:
+    """Publish COUNT random SMS alerts, persistent and confirmed, then print a JSON summary.
+
+    Parameters
+    ----------
+    count
+        How many alerts to publish [default 1000].
+    window
+        Publishes in flight at once, awaiting their confirms [env PRODUCER_WINDOW; default 1000].
+    seed
+        Seed the random generator for a reproducible campaign.
+    """
+    src = sources()
+    settings = ProducerSettings(
+        common=flags.resolve(src),
+        count=count if count is not None else 1000,
+        window=src.pick(window, ("PRODUCER_WINDOW",), as_int, 1000),
+        seed=seed,
+    )
+
+    async def main() -> int:
+        async with open_services(settings.common, name="smstrio produce") as (broker, store):
+            with trio.CancelScope() as scope:
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(stop_on_signals, scope.cancel, scope)
+                    summary = await run_producer(settings, broker, store)
+                    nursery.cancel_scope.cancel()
+            if scope.cancelled_caught:
+                raise PublishError("interrupted; the messages confirmed so far are counted in produced")
+            print(json.dumps(summary.to_json()), flush=True)
+        return EXIT_OK
+
+    run_command("producer", settings.common, main)
+
+
+@app.command
+def send(
+    *,
+    workers: int | None = None,
+    mean: float | None = None,
+    failure_rate: float | None = None,
+    distribution: Distribution | None = None,
+    prefetch: int | None = None,
+    grace: float | None = None,
+    max_attempts: int | None = None,
+    retry_delay: float | None = None,
+    until_empty: bool = False,
+    seed: int | None = None,
+    flags: ServiceFlags = DEFAULT_FLAGS,
+) -> None:
+    """Consume alerts and simulate sending them; record each outcome in Redis, then acknowledge.
+
+    Parameters
+    ----------
+    workers
+        Concurrent simulated sends [env SENDER_WORKERS; default 20].
+    mean
+        Mean simulated send time in seconds, 0 allowed [env MEAN_PROCESSING_TIME; default 2].
+    failure_rate
+        Probability that a send fails, 0 to 1 [env FAILURE_RATE; default 0.1].
+    distribution
+        How send times are drawn around the mean [env SEND_DISTRIBUTION; default exponential].
+    prefetch
+        Unacknowledged deliveries held at once [env SENDER_PREFETCH; default: twice the worker count].
+    grace
+        On SIGINT/SIGTERM, seconds to let in-flight sends finish [env SENDER_GRACE; default 30].
+    max_attempts
+        Attempts at each send; a failed attempt before the last is retried later through the queue
+        <queue>.retry and counted in "retried" [env SENDER_MAX_ATTEMPTS; default 1: no retries].
+    retry_delay
+        Seconds before the first retry, doubling for each further one [env SENDER_RETRY_DELAY; default 1].
+    until_empty
+        Stop by itself once the queue (and its retries) is empty and every delivery is settled.
+    seed
+        Seed the random generator (send times and failures).
+    """
+    src = sources()
+    settings = SenderSettings(
+        common=flags.resolve(src),
+        workers=src.pick(workers, ("SENDER_WORKERS",), as_int, 20),
+        mean=src.pick(mean, ("MEAN_PROCESSING_TIME",), as_float, 2.0),
+        failure_rate=src.pick(failure_rate, ("FAILURE_RATE",), as_float, 0.1),
+        distribution=src.pick(distribution, ("SEND_DISTRIBUTION",), as_distribution, Distribution.EXPONENTIAL),
+        prefetch=src.pick(prefetch, ("SENDER_PREFETCH",), as_int, None),
+        grace=src.pick(grace, ("SENDER_GRACE",), as_float, 30.0),
+        max_attempts=src.pick(max_attempts, ("SENDER_MAX_ATTEMPTS",), as_int, 1),
+        retry_delay=src.pick(retry_delay, ("SENDER_RETRY_DELAY",), as_float, 1.0),
+        until_empty=until_empty,
+        seed=seed,
+    )
+    rng = random.Random(seed)
+    gateway = SimulatedGateway(sampler(settings.distribution, settings.mean, rng), settings.failure_rate, rng)
+
+    async def main() -> int:
+        async with open_services(settings.common, name="smstrio send") as (broker, store):
+            return await until_signalled(run_sender, settings, broker, store, gateway)
+
+    run_command("sender", settings.common, main)
+
+
+@app.command
+def monitor(
+    *,
+    interval: Annotated[float | None, Parameter(name=["--interval", "--update-interval"])] = None,
+    host: str | None = None,
+    port: int | None = None,
+    flags: ServiceFlags = DEFAULT_FLAGS,
+) -> None:
+    """Log the statistics as a JSON line every interval and serve them over HTTP (/stats, /healthz).
+
+    Parameters
+    ----------
+    interval
+        Seconds between statistics lines [env MONITOR_UPDATE_INTERVAL; default 5].
+    host
+        Address the HTTP server binds [env MONITOR_HOST; default 127.0.0.1].
+    port
+        HTTP port, 0 for any free one [env MONITOR_PORT; default 8080].
+    """
+    src = sources()
+    settings = MonitorSettings(
+        common=flags.resolve(src),
+        interval=src.pick(interval, ("MONITOR_UPDATE_INTERVAL",), as_float, 5.0),
+        host=src.pick(host, ("MONITOR_HOST",), str, "127.0.0.1"),
+        port=src.pick(port, ("MONITOR_PORT",), as_int, 8080),
+    )
+
+    async def main() -> int:
+        async with open_services(settings.common, name="smstrio monitor") as (broker, store):
+            return await until_signalled(run_monitor, settings, broker, store)
+
+    run_command("monitor", settings.common, main)
+
+
+@app.command
+def stats(*, flags: ServiceFlags = DEFAULT_FLAGS) -> None:
+    """Print the current statistics of the queue once, as one JSON object."""
+    common = flags.resolve(sources())
+
+    async def main() -> int:
+        async with open_services(common, name="smstrio stats") as (broker, store):
+            snap = await collect(common.queue, broker, store)
+        print(json.dumps(snap.to_json()), flush=True)
+        return EXIT_OK
+
+    run_command("stats", common, main)
+
+
+@app.command
+def dead(*, requeue: bool = False, limit: int = 100, flags: ServiceFlags = DEFAULT_FLAGS) -> None:
+    """List the queue's dead letters (malformed messages) as JSON lines, or move them back with --requeue.
+
+    Parameters
+    ----------
+    requeue
+        Move the dead letters back to the queue instead of listing them.
+    limit
+        At most this many dead letters [default 100].
+    """
+    common = flags.resolve(sources())
+    if limit < 1:
+        raise ConfigError(f"limit must be >= 1, got {limit}")
+
+    async def main() -> int:
+        async with open_services(common, name="smstrio dead") as (broker, _):
+            await broker.declare(common.queue)
+            if requeue:
+                moved = await broker.requeue_dead(common.queue, limit)
+                print(json.dumps({"queue": common.queue, "requeued": moved}), flush=True)
+                return EXIT_OK
+            for letter in await broker.dead_letters(common.queue, limit):
+                body = letter.body[:DEAD_BODY_SHOWN].decode("utf-8", errors="replace")
+                print(json.dumps({"message_id": letter.message_id, "reason": letter.reason, "body": body}), flush=True)
+        return EXIT_OK
+
+    run_command("dead", common, main)
+
+
+@app.command
+def reset(*, flags: ServiceFlags = DEFAULT_FLAGS) -> None:
+    """Delete the queue's statistics in Redis (not its messages), to start counting afresh."""
+    common = flags.resolve(sources())
+
+    async def main() -> int:
+        async with open_services(common, name="smstrio reset") as (_, store):
+            deleted = await store.reset()
+        print(json.dumps({"queue": common.queue, "deleted_keys": deleted}), flush=True)
+        return EXIT_OK
+
+    run_command("reset", common, main)

@@ -1,0 +1,233 @@
+"""The commands that need no servers: simulate and plan, on the in-memory broker and store."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import trio
+import trio.testing
+from cyclopts import Parameter
+
+from smstrio.cli._app import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    app,
+    run_command,
+    sources,
+    until_signalled,
+)
+from smstrio.config import (
+    Common,
+)
+from smstrio.distributions import Distribution
+from smstrio.errors import ConfigError
+from smstrio.nursery.signals import stop_on_signals
+from smstrio.scenario import Scenario, SenderProfile, Thresholds, load_scenario, parse_sender_spec
+from smstrio.simulate import Simulation, SimulationSummary, fewest_workers, render, run_simulation
+
+
+def _virtual_clock(virtual: bool) -> trio.abc.Clock | None:
+    return trio.testing.MockClock(autojump_threshold=0) if virtual else None
+
+
+def _log_settings(log_level: str | None, log_file: Path | None) -> Common:
+    """Only the logging settings: the simulation talks to no server."""
+    src = sources()
+    return Common(
+        log_level=src.pick(log_level, ("LOG_LEVEL",), str, "INFO").upper(),
+        log_file=src.pick(log_file, ("LOG_FILE",), Path, None),
+    )
+
+
+@app.command
+def simulate(
+    *,
+    messages: int | None = None,
+    workers: int | None = None,
+    mean: float | None = None,
+    failure_rate: float | None = None,
+    distribution: Distribution | None = None,
+    sender: Annotated[list[str] | None, Parameter(negative="")] = None,
+    scenario: Path | None = None,
+    virtual_time: bool = False,
+    json_output: Annotated[bool, Parameter(name="--json")] = False,
+    max_p99: float | None = None,
+    max_failure_rate: float | None = None,
+    max_duration: float | None = None,
+    port: int | None = None,
+    interval: float | None = None,
+    seed: int | None = None,
+    log_level: str | None = None,
+    log_file: Path | None = None,
+) -> None:
+    """Simulate a whole campaign in this process on an in-memory broker and store; print a summary.
+
+    Needs no RabbitMQ or Redis: the producer, the senders and the monitor run as in production,
+    on in-memory twins. With no options: 1,000 messages, 50 workers, exponential mean 0.1 s, about
+    2 seconds. Exit 1 when a threshold is crossed (one line names it) or the run was stopped early.
+
+    Parameters
+    ----------
+    messages
+        Messages to publish [default 1000, or the scenario file's].
+    workers
+        Workers of each sender [default 50].
+    mean
+        Mean simulated send time in seconds [default 0.1].
+    failure_rate
+        Probability that a send fails, 0 to 1 [default 0.1].
+    distribution
+        How send times are drawn around the mean [default exponential].
+    sender
+        One sender, repeatable: "workers=50,mean=0.2,failure-rate=0.1,distribution=normal,name=fast".
+        Keys not given come from --workers/--mean/--failure-rate/--distribution.
+    scenario
+        A TOML scenario file (format: ``smstrio/scenario.py``); flags override its values.
+    virtual_time
+        Run on a virtual clock: no real waiting, durations are simulated seconds.
+    json_output
+        Print the summary as one JSON object instead of text.
+    max_p99
+        Threshold: the 99th percentile send time must not exceed this many seconds.
+    max_failure_rate
+        Threshold: failed / (sent + failed) must not exceed this.
+    max_duration
+        Threshold: the campaign must end within this many seconds.
+    port
+        Also serve /stats and /healthz over HTTP on this port while running (0: any free one).
+    interval
+        Seconds between the monitor's stats lines [default 1; virtual time: a tenth of the ideal duration].
+    seed
+        Seed for a reproducible run [default: random, printed in the summary].
+    log_level
+        DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO].
+    log_file
+        Also append the JSON log lines to this file [env LOG_FILE].
+    """
+    common = _log_settings(log_level, log_file)
+    base = load_scenario(scenario) if scenario is not None else Scenario()
+    flagged: dict[str, Any] = dict(workers=workers, mean=mean, failure_rate=failure_rate, distribution=distribution)
+    defaults = {k: v for k, v in flagged.items() if v is not None}
+    if sender:
+        profiles = tuple(parse_sender_spec(spec, SenderProfile(**defaults)) for spec in sender)
+    else:
+        profiles = tuple(replace(p, **defaults) for p in base.senders)
+    limits = {"max_p99_s": max_p99, "max_failure_rate": max_failure_rate, "max_duration_s": max_duration}
+    campaign = Scenario(
+        messages=messages if messages is not None else base.messages,
+        senders=profiles,
+        seed=seed if seed is not None else base.seed,
+        thresholds=replace(base.thresholds, **{k: v for k, v in limits.items() if v is not None}),
+    )
+    if port is not None and virtual_time:
+        raise ConfigError("--port serves HTTP in real time; it cannot be combined with --virtual-time")
+    if interval is not None and not interval > 0:
+        raise ConfigError(f"interval must be > 0 seconds, got {interval}")
+    if interval is None:
+        interval = max(1.0, round(campaign.ideal_duration_s / 10)) if virtual_time else 1.0
+    summaries: list[SimulationSummary] = []
+
+    async def role(*, task_status: trio.TaskStatus[Simulation] = trio.TASK_STATUS_IGNORED) -> None:
+        summaries.append(await run_simulation(campaign, monitor_interval=interval, port=port, task_status=task_status))
+
+    async def main() -> int:
+        code = await until_signalled(role)
+        if not summaries:
+            return code
+        (summary,) = summaries
+        print(json.dumps(summary.to_json()) if json_output else render(summary), flush=True)
+        if not summary.complete:
+            processed = summary.sent + summary.failed
+            print(f"smstrio: error: stopped early: {processed} of {summary.messages} processed", file=sys.stderr)
+            return EXIT_FAILURE
+        for t in summary.thresholds:
+            if not t.passed:
+                print(f"smstrio: error: threshold {t.name} crossed: {t.actual:g} > {t.limit:g}", file=sys.stderr)
+        return EXIT_OK if summary.passed else EXIT_FAILURE
+
+    run_command("simulation", common, main, clock=_virtual_clock(virtual_time))
+
+
+@app.command
+def plan(
+    *,
+    messages: int,
+    target_duration: float,
+    mean: float,
+    failure_rate: float = 0.1,
+    distribution: Distribution = Distribution.EXPONENTIAL,
+    max_workers: int = 10_000,
+    seed: int | None = None,
+    json_output: Annotated[bool, Parameter(name="--json")] = False,
+    log_level: str | None = None,
+    log_file: Path | None = None,
+) -> None:
+    """Find the fewest workers of one sender that process MESSAGES within the target duration.
+
+    A binary search over virtual-time simulations (same seed for every run); prints the answer and
+    the summary of the run that proves it. Exit 1 if even --max-workers workers are too slow.
+
+    Parameters
+    ----------
+    messages
+        Messages in the campaign.
+    target_duration
+        Seconds within which every message must be processed.
+    mean
+        Mean simulated send time in seconds.
+    failure_rate
+        Probability that a send fails, 0 to 1 [default 0.1].
+    distribution
+        How send times are drawn around the mean [default exponential].
+    max_workers
+        The most workers to consider [default 10000].
+    seed
+        Seed for every run [default: random, printed in the summary].
+    json_output
+        Print one JSON object: the answer, every trial and the proving run's summary.
+    log_level
+        DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO].
+    log_file
+        Also append the JSON log lines to this file [env LOG_FILE].
+    """
+    common = _log_settings(log_level, log_file)
+    if not target_duration > 0:
+        raise ConfigError(f"target duration must be > 0 seconds, got {target_duration}")
+    profile = SenderProfile(workers=max_workers, mean=mean, failure_rate=failure_rate, distribution=distribution)
+    campaign = Scenario(
+        messages=messages, senders=(profile,), seed=seed, thresholds=Thresholds(max_duration_s=target_duration)
+    )
+
+    async def main() -> int:
+        with trio.CancelScope() as scope:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(stop_on_signals, scope.cancel, scope)
+                result = await fewest_workers(campaign, max_workers=max_workers)
+                nursery.cancel_scope.cancel()
+        if scope.cancelled_caught:
+            print("smstrio: error: interrupted before an answer", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        proof = result.proof
+        if json_output:
+            print(json.dumps({"target_duration_s": target_duration, **result.to_json()}), flush=True)
+        else:
+            if result.workers is not None:
+                print(
+                    f"{result.workers} workers: the fewest that process {messages} messages within "
+                    f"{target_duration:g} s (simulated {proof.duration_s:g} s)\n"
+                )
+            print(render(proof), flush=True)
+        if result.workers is None:
+            print(
+                f"smstrio: error: even {max_workers} workers take {proof.duration_s:g} s > {target_duration:g} s",
+                file=sys.stderr,
+            )
+            return EXIT_FAILURE
+        return EXIT_OK
+
+    run_command("planner", common, main, clock=_virtual_clock(True))
