@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from smstrio.distributions import Distribution
@@ -234,19 +234,3 @@ def as_distribution(raw: str) -> Distribution:
         return Distribution(raw.lower())
     except ValueError:
         raise ValueError(f"one of {', '.join(d.value for d in Distribution)}") from None
-
-
-def describe(settings: Any) -> dict[str, Any]:
-    """Settings as a loggable dict, with URLs redacted."""
-    out: dict[str, Any] = {}
-    for name in settings.__dataclass_fields__:
-        value = getattr(settings, name)
-        if isinstance(value, Common):
-            out.update(describe(value))
-        elif name.endswith("_url"):
-            out[name] = redact(value)
-        elif isinstance(value, Path):
-            out[name] = str(value)
-        else:
-            out[name] = value
-    return out

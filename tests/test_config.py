@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -22,7 +21,6 @@ from smstrio.config import (
     as_distribution,
     as_float,
     as_int,
-    describe,
     read_dotenv,
     redact,
 )
@@ -351,22 +349,3 @@ def test_effective_prefetch_defaults_to_twice_the_workers(workers: int, prefetch
 def test_explicit_prefetch_wins() -> None:
     """An explicit prefetch is used as is."""
     assert SenderSettings(common=Common(), workers=20, prefetch=7).effective_prefetch == 7
-
-
-def test_describe_flattens_and_redacts() -> None:
-    """describe merges the common settings in, redacts URLs and is JSON-ready."""
-    common = Common(
-        amqp_url="amqp://app:hunter2@broker:5672/",
-        redis_url="redis://:hunter3@cache:6379/0",
-        log_file=Path("logs/s.log"),
-    )
-    out = describe(SenderSettings(common=common, workers=4))
-    assert out["amqp_url"] == "amqp://app:***@broker:5672/"
-    assert out["redis_url"] == "redis://:***@cache:6379/0"
-    assert out["log_file"] == "logs/s.log"
-    assert out["workers"] == 4
-    assert out["queue"] == DEFAULT_QUEUE
-    assert "common" not in out
-    text = json.dumps(out)
-    assert "hunter2" not in text
-    assert "hunter3" not in text
