@@ -23,6 +23,7 @@ from pamqp import commands as spec
 from pamqp.common import Arguments
 
 from smstrio.adapters.bridge import cross
+from smstrio.adapters.frames import Publication, publish_batch, settle_batch
 from smstrio.config import redact
 from smstrio.errors import BrokerError
 from smstrio.logs import event
@@ -196,11 +197,11 @@ class AmqpBroker:
 
     async def ack(self, tags: Sequence[int]) -> None:
         consume, _ = self._channels()
-        await self._call("acknowledge", _ack_all, consume, self._current(tags))
+        await self._call("acknowledge", settle_batch, consume, self._current(tags))
 
     async def requeue(self, tags: Sequence[int]) -> None:
         consume, _ = self._channels()
-        await self._call("requeue", _requeue_all, consume, self._current(tags))
+        await self._call("requeue", settle_batch, consume, self._current(tags), requeue=True)
 
     async def retry_later(self, queue: str, retries: Sequence[Retry]) -> None:
         _, publish = self._channels()
@@ -259,18 +260,9 @@ async def _declare(channel: aiormq.abc.AbstractChannel, queue: str) -> None:
 
 
 async def _publish_all(channel: aiormq.abc.AbstractChannel, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
-    results = await asyncio.gather(
-        *(
-            channel.basic_publish(
-                m.body,
-                routing_key=queue,
-                properties=spec.Basic.Properties(
-                    delivery_mode=2, message_id=m.message_id, content_type="application/json"
-                ),
-            )
-            for m in messages
-        ),
-        return_exceptions=True,
+    properties = functools.partial(spec.Basic.Properties, delivery_mode=2, content_type="application/json")
+    results = await publish_batch(
+        channel, [Publication(queue, m.body, properties(message_id=m.message_id)) for m in messages]
     )
     for r in results:
         if isinstance(r, BaseException) and not isinstance(r, _ERRORS):
@@ -285,11 +277,6 @@ async def _consume(
 ) -> spec.Basic.ConsumeOk:
     await channel.basic_qos(prefetch_count=prefetch)
     return await channel.basic_consume(queue, callback, no_ack=False)
-
-
-async def _ack_all(channel: aiormq.abc.AbstractChannel, tags: Sequence[int]) -> None:
-    for tag in tags:
-        await channel.basic_ack(tag, wait=False)
 
 
 async def _peek_dead(connection: aiormq.abc.AbstractConnection, queue: str, limit: int) -> list[DeadLetter]:
@@ -339,12 +326,13 @@ async def _depth(channel: aiormq.abc.AbstractChannel, queue: str) -> int:
 
 
 async def _retry_all(channel: aiormq.abc.AbstractChannel, queue: str, retries: Sequence[Retry]) -> list[bool]:
-    results = await asyncio.gather(
-        *(
-            channel.basic_publish(
+    results = await publish_batch(
+        channel,
+        [
+            Publication(
+                f"{queue}.retry",
                 r.body,
-                routing_key=f"{queue}.retry",
-                properties=spec.Basic.Properties(
+                spec.Basic.Properties(
                     delivery_mode=2,
                     message_id=r.message_id,
                     expiration=str(max(0, round(r.delay_s * 1000))),
@@ -352,34 +340,26 @@ async def _retry_all(channel: aiormq.abc.AbstractChannel, queue: str, retries: S
                 ),
             )
             for r in retries
-        ),
-        return_exceptions=True,
+        ],
     )
     return [isinstance(r, spec.Basic.Ack) for r in results]
-
-
-async def _requeue_all(channel: aiormq.abc.AbstractChannel, tags: Sequence[int]) -> None:
-    for tag in tags:
-        await channel.basic_nack(tag, requeue=True, wait=False)
 
 
 async def _dead_letter_all(
     channel: aiormq.abc.AbstractChannel, queue: str, letters: Sequence[DeadLetter]
 ) -> list[bool]:
-    results = await asyncio.gather(
-        *(
-            channel.basic_publish(
+    results = await publish_batch(
+        channel,
+        [
+            Publication(
+                queue,
                 x.body,
-                exchange=DEAD_LETTER_EXCHANGE,
-                routing_key=queue,
-                properties=spec.Basic.Properties(
-                    delivery_mode=2,
-                    headers={REASON_HEADER: x.reason[:500]},
-                    message_id=x.message_id,
+                spec.Basic.Properties(
+                    delivery_mode=2, headers={REASON_HEADER: x.reason[:500]}, message_id=x.message_id
                 ),
+                exchange=DEAD_LETTER_EXCHANGE,
             )
             for x in letters
-        ),
-        return_exceptions=True,
+        ],
     )
     return [isinstance(r, spec.Basic.Ack) for r in results]

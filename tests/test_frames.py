@@ -1,0 +1,145 @@
+"""Batched frames (``smstrio.adapters.frames``) against the real RabbitMQ, on both paths."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import aiormq
+import pytest
+from pamqp import commands as spec
+
+from smstrio.adapters.bridge import cross
+from smstrio.adapters.frames import SUPPORTED, Publication, publish_batch, settle_batch, supports
+from tests.conftest import AMQP_URL
+
+PATHS = [pytest.param(True, id="batched"), pytest.param(False, id="per-message")]
+
+
+def test_supports_only_the_pinned_series() -> None:
+    """Only aiormq 7.2.x takes the batched path; anything else, or garbage, falls back."""
+    assert supports("7.2.4")
+    assert supports("7.2.0rc1")
+    assert not supports("7.3.0")
+    assert not supports("8.0")
+    assert not supports("nonsense")
+
+
+def test_installed_aiormq_takes_the_batched_path() -> None:
+    """The locked aiormq is the pinned series, so the fast path is the one in use."""
+    assert SUPPORTED
+
+
+@pytest.fixture
+async def channel(bridge: None, queue_name: str) -> AsyncIterator[aiormq.abc.AbstractChannel]:
+    """A confirm-mode channel on its own connection; the test's queue is deleted afterwards."""
+    connection = await cross(aiormq.connect, AMQP_URL)
+    ch = await cross(connection.channel, publisher_confirms=True)
+    try:
+        yield ch
+    finally:
+
+        async def clean() -> None:
+            with contextlib.suppress(aiormq.exceptions.AMQPError):
+                await (await connection.channel()).queue_delete(queue_name)
+            await connection.close()
+
+        await cross(clean)
+
+
+async def _drain(channel: aiormq.abc.AbstractChannel, queue: str, count: int) -> list[aiormq.abc.DeliveredMessage]:
+    async def get_all() -> list[aiormq.abc.DeliveredMessage]:
+        got = []
+        for _ in range(count + 1):
+            message = await channel.basic_get(queue, no_ack=True)
+            if not isinstance(message.delivery, spec.Basic.GetOk):
+                break
+            got.append(message)
+        return got
+
+    return await cross(get_all)
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("batched", PATHS)
+async def test_every_message_arrives_whole_in_order_with_its_properties(
+    channel: aiormq.abc.AbstractChannel, queue_name: str, batched: bool
+) -> None:
+    """Bodies (one larger than a frame), message ids, persistence and headers arrive as published, in order."""
+    await cross(channel.queue_declare, queue_name, durable=True)
+    big = bytes(range(256)) * 1024  # 256 KiB: split over several body frames
+    bodies = [b"first", big, b"", *(f"m{i}".encode() for i in range(50))]
+    publications = [
+        Publication(
+            queue_name,
+            body,
+            spec.Basic.Properties(delivery_mode=2, message_id=f"id-{i}", headers={"x-n": i}),
+        )
+        for i, body in enumerate(bodies)
+    ]
+    outcomes = await cross(publish_batch, channel, publications, batched=batched)
+    assert all(isinstance(o, spec.Basic.Ack) for o in outcomes)
+    got = await _drain(channel, queue_name, len(bodies))
+    assert [m.body for m in got] == bodies
+    assert [m.header.properties.message_id for m in got] == [f"id-{i}" for i in range(len(bodies))]
+    assert {m.header.properties.delivery_mode for m in got} == {2}
+    assert [(m.header.properties.headers or {})["x-n"] for m in got] == list(range(len(bodies)))
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("batched", PATHS)
+async def test_refused_messages_are_reported_one_by_one(
+    channel: aiormq.abc.AbstractChannel, queue_name: str, batched: bool
+) -> None:
+    """A queue that rejects publishes beyond 3 messages: the first 3 confirm, the other 4 come back refused."""
+    await cross(channel.queue_declare, queue_name, arguments={"x-max-length": 3, "x-overflow": "reject-publish"})
+    publications = [Publication(queue_name, f"m{i}".encode(), spec.Basic.Properties()) for i in range(7)]
+    outcomes = await cross(publish_batch, channel, publications, batched=batched)
+    assert [isinstance(o, spec.Basic.Ack) for o in outcomes] == [True] * 3 + [False] * 4
+    assert all(isinstance(o, aiormq.exceptions.DeliveryError) for o in outcomes[3:])
+
+
+@pytest.mark.services
+async def test_an_empty_batch_writes_nothing(channel: aiormq.abc.AbstractChannel) -> None:
+    """Publishing no message returns no outcome and leaves the channel usable."""
+    assert await cross(publish_batch, channel, []) == []
+    assert not channel.is_closed
+
+
+async def _take(channel: aiormq.abc.AbstractChannel, queue: str, count: int) -> list[int]:
+    """Take ``count`` messages without acking them; return their delivery tags."""
+
+    async def take() -> list[int]:
+        tags = []
+        for _ in range(count):
+            message = await channel.basic_get(queue, no_ack=False)
+            assert isinstance(message.delivery, spec.Basic.GetOk)
+            tags.append(message.delivery.delivery_tag or 0)
+        return tags
+
+    return await cross(take)
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("batched", PATHS)
+async def test_acked_deliveries_are_gone_and_requeued_ones_come_back(
+    channel: aiormq.abc.AbstractChannel, queue_name: str, batched: bool
+) -> None:
+    """Of 10 deliveries, the 4 acked leave the queue, the 3 requeued return and the 3 rejected are dropped."""
+    await cross(channel.queue_declare, queue_name)
+    publications = [Publication(queue_name, f"m{i}".encode(), spec.Basic.Properties()) for i in range(10)]
+    await cross(publish_batch, channel, publications)
+    tags = await _take(channel, queue_name, 10)
+    await cross(settle_batch, channel, tags[:4], batched=batched)
+    await cross(settle_batch, channel, tags[4:7], requeue=True, batched=batched)
+    await cross(settle_batch, channel, tags[7:], requeue=False, batched=batched)
+    assert [m.body for m in await _drain(channel, queue_name, 10)] == [b"m4", b"m5", b"m6"]
+    assert not channel.is_closed
+
+
+@pytest.mark.services
+async def test_settling_on_a_closed_channel_raises(channel: aiormq.abc.AbstractChannel) -> None:
+    """Acks on a closed channel fail loudly instead of vanishing into a dead writer."""
+    await cross(channel.close)
+    with pytest.raises(aiormq.exceptions.ChannelInvalidStateError):
+        await cross(settle_batch, channel, [1])
