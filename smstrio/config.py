@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -68,13 +68,17 @@ class Sources:
 
 
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe to log or print."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    """The URL with any password (``user:PASSWORD@`` or a ``password=`` query parameter) as ``***``."""
+    parts = original = urlsplit(url)
+    if parts.password is not None:
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{netloc}")
+    if parts.query:
+        pairs = (p.partition("=") for p in parts.query.split("&"))
+        parts = parts._replace(
+            query="&".join(f"{k}={'***' if k.lower() == 'password' else v}" if eq else k for k, eq, v in pairs)
+        )
+    return url if parts == original else urlunsplit(parts)
 
 
 def _check_url(url: str, schemes: tuple[str, ...], what: str) -> str:
@@ -102,6 +106,37 @@ def _finite(value: float) -> bool:
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_QUEUE = "sms_queue"
+QUEUE_TYPES = ("classic", "quorum")
+REDIS_CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+"""A Redis URL with one of these schemes names one node of a Redis Cluster (the client finds the others)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsFiles:
+    """PEM files for one TLS connection: a CA bundle to verify the server (else the system's),
+    and a client certificate with its key for servers that ask for one."""
+
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+
+    @property
+    def given(self) -> bool:
+        return any(f is not None for f in (self.ca, self.cert, self.key))
+
+    def check(self, flag: str, url: str, tls_schemes: tuple[str, ...]) -> None:
+        """Each file exists, certificate and key come together, and only for a TLS URL (else they would be unused)."""
+        for name, path in (("ca", self.ca), ("cert", self.cert), ("key", self.key)):
+            _check(path is None or path.is_file(), f"{flag}-{name} {path}: no such file")
+        _check(
+            (self.cert is None) == (self.key is None), f"{flag}-cert and {flag}-key go together: give both or neither"
+        )
+        scheme = urlsplit(url).scheme
+        _check(
+            not self.given or scheme in tls_schemes,
+            f"{flag}-ca/-cert/-key need a TLS URL ({' or '.join(s + '://' for s in tls_schemes)}), "
+            f"not {scheme}://: over plain TCP they would be ignored",
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,12 +148,29 @@ class Common:
     queue: str = DEFAULT_QUEUE
     log_level: str = "INFO"
     log_file: Path | None = None
+    amqp_tls: TlsFiles = field(default_factory=TlsFiles)
+    redis_tls: TlsFiles = field(default_factory=TlsFiles)
+    queue_type: str = "classic"
+    """``classic`` or ``quorum``: how the queue is declared (an existing queue must match)."""
 
     def __post_init__(self) -> None:
         _check_url(self.amqp_url, ("amqp", "amqps"), "AMQP")
-        _check_url(self.redis_url, ("redis", "rediss"), "Redis")
+        _check_url(self.redis_url, ("redis", "rediss", *REDIS_CLUSTER_SCHEMES), "Redis")
+        _check(
+            not self.redis_cluster or urlsplit(self.redis_url).path in ("", "/", "/0"),
+            f"Redis URL {redact(self.redis_url)!r}: a Redis Cluster has only database 0",
+        )
+        self.amqp_tls.check("--amqp", self.amqp_url, ("amqps",))
+        self.redis_tls.check("--redis", self.redis_url, ("rediss", "rediss+cluster"))
         _check(bool(_QUEUE.match(self.queue)), f"invalid queue name {self.queue!r}: use 1 to 200 of A-Z a-z 0-9 . _ -")
         _check(self.log_level in _LEVELS, f"invalid log level {self.log_level!r}: one of {', '.join(_LEVELS)}")
+        _check(
+            self.queue_type in QUEUE_TYPES, f"invalid queue type {self.queue_type!r}: one of {', '.join(QUEUE_TYPES)}"
+        )
+
+    @property
+    def redis_cluster(self) -> bool:
+        return urlsplit(self.redis_url).scheme in REDIS_CLUSTER_SCHEMES
 
     @classmethod
     def resolve(
@@ -130,7 +182,14 @@ class Common:
         queue: str | None = None,
         log_level: str | None = None,
         log_file: Path | None = None,
+        amqp_tls: TlsFiles = TlsFiles(),
+        redis_tls: TlsFiles = TlsFiles(),
+        queue_type: str | None = None,
     ) -> Common:
+        """Each setting from its argument (a flag), else its environment variable, else the default.
+
+        TLS files: ``AMQP_CA``, ``AMQP_CERT``, ``AMQP_KEY``, ``REDIS_CA``, ``REDIS_CERT``, ``REDIS_KEY``.
+        """
         rabbit_host = src.env.get("RABBITMQ_HOST", "").strip()
         redis_host = src.env.get("REDIS_HOST", "").strip()
         return cls(
@@ -146,7 +205,18 @@ class Common:
             queue=src.pick(queue, ("QUEUE_NAME",), str, DEFAULT_QUEUE),
             log_level=src.pick(log_level, ("LOG_LEVEL",), str, "INFO").upper(),
             log_file=src.pick(log_file, ("LOG_FILE",), Path, None),
+            amqp_tls=_tls_files(src, "AMQP", amqp_tls),
+            redis_tls=_tls_files(src, "REDIS", redis_tls),
+            queue_type=src.pick(queue_type, ("QUEUE_TYPE",), str, "classic").lower(),
         )
+
+
+def _tls_files(src: Sources, prefix: str, flags: TlsFiles) -> TlsFiles:
+    return TlsFiles(
+        ca=src.pick(flags.ca, (f"{prefix}_CA",), Path, None),
+        cert=src.pick(flags.cert, (f"{prefix}_CERT",), Path, None),
+        key=src.pick(flags.key, (f"{prefix}_KEY",), Path, None),
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,6 +253,8 @@ class SenderSettings:
     until_empty: bool = False
     seed: int | None = None
     batch_max: int = 500
+    batch_linger: float = 0.02
+    """How long a batch of outcomes that is not full waits for more before it is stored and acknowledged."""
 
     def __post_init__(self) -> None:
         _check(1 <= self.workers <= 100_000, f"workers must be within 1..100000, got {self.workers}")
@@ -197,6 +269,10 @@ class SenderSettings:
         )
         _check(_finite(self.grace) and self.grace >= 0, f"grace must be >= 0 seconds, got {self.grace}")
         _check(1 <= self.max_attempts <= 100, f"max attempts must be within 1..100, got {self.max_attempts}")
+        _check(
+            _finite(self.batch_linger) and 0 <= self.batch_linger <= 1,
+            f"batch linger must be within 0..1 seconds, got {self.batch_linger}",
+        )
         _check(
             _finite(self.retry_delay) and 0 <= self.retry_delay <= 3600,
             f"retry delay must be within 0..3600 seconds, got {self.retry_delay}",
@@ -215,10 +291,13 @@ class MonitorSettings:
     interval: float = 5.0
     host: str = "127.0.0.1"
     port: int = 8080
+    token: str | None = field(default=None, repr=False)
+    """When set, ``/``, ``/stats`` and ``/metrics`` require ``Authorization: Bearer <token>``; kept out of reprs."""
 
     def __post_init__(self) -> None:
         _check(_finite(self.interval) and self.interval > 0, f"interval must be > 0 seconds, got {self.interval}")
         _check(0 <= self.port <= 65535, f"port must be within 0..65535, got {self.port}")
+        _check(self.token is None or self.token.strip() != "", "token must not be empty")
 
 
 def as_float(raw: str) -> float:

@@ -18,6 +18,7 @@ from smstrio.config import (
     ProducerSettings,
     SenderSettings,
     Sources,
+    TlsFiles,
     as_distribution,
     as_float,
     as_int,
@@ -349,3 +350,70 @@ def test_effective_prefetch_defaults_to_twice_the_workers(workers: int, prefetch
 def test_explicit_prefetch_wins() -> None:
     """An explicit prefetch is used as is."""
     assert SenderSettings(common=Common(), workers=20, prefetch=7).effective_prefetch == 7
+
+
+# TLS files, queue type and Redis Cluster URLs.
+
+
+def _pem(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    path.write_text("-----BEGIN CERTIFICATE-----\n")
+    return path
+
+
+def test_tls_files_come_from_flags_over_environment(tmp_path: Path) -> None:
+    """AMQP_CA/CERT/KEY and REDIS_CA/CERT/KEY fill the TLS files a flag does not give."""
+    ca, cert, key, flag_ca = (_pem(tmp_path, n) for n in ("ca", "cert", "key", "flag-ca"))
+    env = {"AMQP_URL": "amqps://h/", "REDIS_URL": "rediss://h/0", "AMQP_CA": str(ca), "REDIS_CA": str(ca)}
+    env |= {"AMQP_CERT": str(cert), "AMQP_KEY": str(key)}
+    common = Common.resolve(Sources(env), redis_tls=TlsFiles(ca=flag_ca))
+    assert common.amqp_tls == TlsFiles(ca=ca, cert=cert, key=key)
+    assert common.redis_tls == TlsFiles(ca=flag_ca)
+
+
+@pytest.mark.parametrize(
+    ("url", "files", "message"),
+    [
+        ("amqps://h/", {"ca": "missing"}, "--amqp-ca {tmp}/missing: no such file"),
+        ("amqps://h/", {"cert": "cert"}, "--amqp-cert and --amqp-key go together"),
+        ("amqps://h/", {"key": "key"}, "--amqp-cert and --amqp-key go together"),
+        ("amqp://h/", {"ca": "ca"}, "--amqp-ca/-cert/-key need a TLS URL (amqps://), not amqp://"),
+    ],
+)
+def test_invalid_amqp_tls_files_raise(url: str, files: dict[str, str], message: str, tmp_path: Path) -> None:
+    """Missing files, a certificate without its key, or TLS files for a plain URL raise ConfigError."""
+    for name in ("ca", "cert", "key"):
+        _pem(tmp_path, name)
+    tls = TlsFiles(**{k: tmp_path / v for k, v in files.items()})
+    with pytest.raises(ConfigError, match=re.escape(message.format(tmp=tmp_path))):
+        Common(amqp_url=url, amqp_tls=tls)
+
+
+def test_redis_tls_files_need_a_rediss_url(tmp_path: Path) -> None:
+    """Redis TLS files with redis:// are refused; with rediss:// and rediss+cluster:// they are accepted."""
+    tls = TlsFiles(ca=_pem(tmp_path, "ca"))
+    with pytest.raises(ConfigError, match=re.escape("--redis-ca/-cert/-key need a TLS URL")):
+        Common(redis_url="redis://h/0", redis_tls=tls)
+    assert Common(redis_url="rediss://h/0", redis_tls=tls).redis_tls == tls
+    assert Common(redis_url="rediss+cluster://h:7000", redis_tls=tls).redis_cluster
+
+
+def test_cluster_url_is_recognised_and_keeps_database_0() -> None:
+    """redis+cluster:// selects the cluster client; a database other than 0 is refused."""
+    assert Common(redis_url="redis+cluster://node:7000").redis_cluster
+    assert not Common(redis_url="redis://node:6379/0").redis_cluster
+    with pytest.raises(ConfigError, match="a Redis Cluster has only database 0"):
+        Common(redis_url="redis+cluster://:pw@node:7000/2")
+
+
+def test_queue_type_defaults_to_classic_and_is_validated() -> None:
+    """QUEUE_TYPE picks classic or quorum (any case); anything else raises ConfigError naming the choices."""
+    assert Common.resolve(Sources({})).queue_type == "classic"
+    assert Common.resolve(Sources({"QUEUE_TYPE": "Quorum"})).queue_type == "quorum"
+    with pytest.raises(ConfigError, match="invalid queue type 'stream': one of classic, quorum"):
+        Common.resolve(Sources({}), queue_type="stream")
+
+
+def test_redact_hides_a_password_query_parameter() -> None:
+    """A password given as a query parameter is redacted too."""
+    assert redact("redis://h:6379/0?password=pw&db=1") == "redis://h:6379/0?password=***&db=1"

@@ -20,11 +20,12 @@ import aiormq
 import trio
 from aiormq.abc import DeliveredMessage
 from pamqp import commands as spec
-from pamqp.common import Arguments
+from pamqp.common import Arguments, FieldTable
 
 from smstrio.adapters.bridge import cross
 from smstrio.adapters.frames import Publication, publish_batch, settle_batch
-from smstrio.config import redact
+from smstrio.adapters.tls import client_context
+from smstrio.config import TlsFiles, redact
 from smstrio.errors import BrokerError
 from smstrio.logs import event
 from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, Retry
@@ -44,9 +45,17 @@ _GENERATION_SHIFT = 40
 _TAG_MASK = (1 << _GENERATION_SHIFT) - 1
 
 
-def queue_arguments(queue: str) -> Arguments:
+QUORUM_DELIVERY_LIMIT = 50
+"""Deliveries of one message a quorum queue allows before it dead-letters the message to ``<queue>.dead``
+(set explicitly: RabbitMQ 3.x has no limit by default, 4.x a limit of 20)."""
+
+
+def queue_arguments(queue: str, queue_type: str = "classic") -> Arguments:
     """The arguments ``queue`` is declared with; every declaration must repeat them exactly."""
-    return {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-dead-letter-routing-key": queue}
+    arguments: FieldTable = {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-dead-letter-routing-key": queue}
+    if queue_type == "quorum":
+        arguments |= {"x-queue-type": "quorum", "x-delivery-limit": QUORUM_DELIVERY_LIMIT}
+    return arguments
 
 
 def retry_queue_arguments(queue: str) -> Arguments:
@@ -67,10 +76,12 @@ class AmqpBroker:
     already requeued that delivery).
     """
 
-    def __init__(self, url: str, *, name: str) -> None:
+    def __init__(self, url: str, *, name: str, tls: TlsFiles | None = None, queue_type: str = "classic") -> None:
         self._url = redact(url)
         self._raw_url = url
         self._name = name
+        self._tls = client_context(tls, "RabbitMQ") if tls is not None and tls.given else None
+        self._queue_type = queue_type
         self._connection: aiormq.abc.AbstractConnection | None = None
         self._consume_channel: aiormq.abc.AbstractChannel | None = None
         self._publish_channel: aiormq.abc.AbstractChannel | None = None
@@ -80,9 +91,15 @@ class AmqpBroker:
         self._calls: set[trio.CancelScope] = set()
 
     @classmethod
-    async def connect(cls, url: str, *, name: str = "smstrio") -> AmqpBroker:
-        """Connect and open the channels; raise :class:`BrokerError` saying why not."""
-        broker = cls(url, name=name)
+    async def connect(
+        cls, url: str, *, name: str = "smstrio", tls: TlsFiles | None = None, queue_type: str = "classic"
+    ) -> AmqpBroker:
+        """Connect and open the channels; raise :class:`BrokerError` saying why not.
+
+        ``tls``: the CA, client certificate and key for an ``amqps://`` URL (else the system's CAs).
+        ``queue_type``: ``classic`` or ``quorum``, how :meth:`declare` declares the queue.
+        """
+        broker = cls(url, name=name, tls=tls, queue_type=queue_type)
         await broker._open()
         return broker
 
@@ -92,7 +109,9 @@ class AmqpBroker:
 
     async def _open(self) -> None:
         try:
-            connection = await cross(aiormq.connect, self._raw_url, client_properties={"connection_name": self._name})
+            connection = await cross(
+                aiormq.connect, self._raw_url, client_properties={"connection_name": self._name}, context=self._tls
+            )
         except _ERRORS as exc:
             raise BrokerError(f"cannot connect to RabbitMQ at {self._url}: {_describe(exc)}") from exc
         self._connection = connection
@@ -145,7 +164,8 @@ class AmqpBroker:
             except aiormq.exceptions.ChannelPreconditionFailed as exc:
                 raise BrokerError(
                     f"RabbitMQ at {self._url} refused to {what}: {_describe(exc)} "
-                    "(a queue of that name exists with other settings: delete it or choose another --queue)"
+                    "(a queue of that name exists with other settings: delete it, choose another --queue, "
+                    "or give the --queue-type it was declared with)"
                 ) from exc
             except _ERRORS as exc:
                 raise BrokerError(f"RabbitMQ at {self._url} failed to {what}: {_describe(exc)}") from exc
@@ -155,7 +175,7 @@ class AmqpBroker:
 
     async def declare(self, queue: str) -> None:
         consume, _ = self._channels()
-        await self._call("declare the queues", _declare, consume, queue)
+        await self._call("declare the queues", _declare, consume, queue, queue_arguments(queue, self._queue_type))
 
     async def publish(self, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
         _, publish = self._channels()
@@ -228,7 +248,9 @@ class AmqpBroker:
 
     async def queue_depth(self, queue: str) -> int:
         consume, _ = self._channels()
-        depth: int = await self._call("count the queue", _depth, consume, queue)
+        depth: int = await self._call(
+            "count the queue", _depth, consume, queue, queue_arguments(queue, self._queue_type)
+        )
         return depth
 
     async def watch(self) -> NoReturn:
@@ -251,12 +273,12 @@ class AmqpBroker:
 # The coroutines below run on the asyncio side of the bridge, one crossing each.
 
 
-async def _declare(channel: aiormq.abc.AbstractChannel, queue: str) -> None:
+async def _declare(channel: aiormq.abc.AbstractChannel, queue: str, arguments: Arguments) -> None:
     await channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="direct", durable=True)
     await channel.queue_declare(f"{queue}.dead", durable=True)
     await channel.queue_declare(f"{queue}.retry", durable=True, arguments=retry_queue_arguments(queue))
     await channel.queue_bind(f"{queue}.dead", DEAD_LETTER_EXCHANGE, routing_key=queue)
-    await channel.queue_declare(queue, durable=True, arguments=queue_arguments(queue))
+    await channel.queue_declare(queue, durable=True, arguments=arguments)
 
 
 async def _publish_all(channel: aiormq.abc.AbstractChannel, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
@@ -319,8 +341,8 @@ async def _requeue_dead(
     return moved
 
 
-async def _depth(channel: aiormq.abc.AbstractChannel, queue: str) -> int:
-    ready = await channel.queue_declare(queue, durable=True, arguments=queue_arguments(queue))
+async def _depth(channel: aiormq.abc.AbstractChannel, queue: str, arguments: Arguments) -> int:
+    ready = await channel.queue_declare(queue, durable=True, arguments=arguments)
     waiting = await channel.queue_declare(f"{queue}.retry", durable=True, arguments=retry_queue_arguments(queue))
     return (ready.message_count or 0) + (waiting.message_count or 0)
 

@@ -20,7 +20,8 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from smstrio.adapters.bridge import cross
-from smstrio.config import redact
+from smstrio.adapters.tls import client_context
+from smstrio.config import REDIS_CLUSTER_SCHEMES, TlsFiles, redact
 from smstrio.errors import StoreError
 from smstrio.histogram import PRECISION_BITS, Histogram, bucket_bounds, bucket_key
 from smstrio.keys import RATE_TTL_S, Keys
@@ -103,6 +104,9 @@ return new
 """
 
 _ERRORS = (RedisError, OSError)
+_MAX_CONNECTIONS = 16
+
+Client = aioredis.Redis | aioredis.RedisCluster
 
 
 def _describe(exc: BaseException) -> str:
@@ -112,7 +116,7 @@ def _describe(exc: BaseException) -> str:
 class RedisStore:
     """A :class:`~smstrio.ports.StatsStore` for one queue in one Redis database."""
 
-    def __init__(self, url: str, client: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, url: str, client: Client, keys: Keys) -> None:
         self._url = redact(url)
         self._client = client
         self._keys = keys
@@ -120,21 +124,22 @@ class RedisStore:
         self._produced = client.register_script(_PRODUCED)
 
     @classmethod
-    async def connect(cls, url: str, queue: str, *, socket_timeout: float = 5.0, prefix: str = "smstrio") -> RedisStore:
+    async def connect(
+        cls,
+        url: str,
+        queue: str,
+        *,
+        socket_timeout: float = 5.0,
+        prefix: str = "smstrio",
+        tls: TlsFiles | None = None,
+    ) -> RedisStore:
         """Connect and ping; raise :class:`StoreError` saying why not.
 
         ``socket_timeout`` bounds each command; a failed command is retried once.
+        ``tls``: the CA, client certificate and key for a ``rediss://`` URL (else the system's CAs).
+        A ``redis+cluster://`` (or ``rediss+cluster://``) URL names one node of a Redis Cluster.
         """
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1),
-            max_connections=16,
-            timeout=socket_timeout,
-        )
-        store = cls(url, aioredis.Redis.from_pool(pool), Keys(queue, prefix))
+        store = cls(url, _client(url, socket_timeout, tls or TlsFiles()), Keys(queue, prefix))
         try:
             await cross(store._client.ping)
         except _ERRORS as exc:
@@ -213,10 +218,35 @@ class RedisStore:
             await cross(self._client.aclose)
 
 
+def _client(url: str, socket_timeout: float, tls: TlsFiles) -> Client:
+    """A blocking pool of connections to one server, or a cluster client (all of a queue's keys share one slot)."""
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": socket_timeout,
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1),
+    }
+    if tls.given:
+        client_context(tls, "Redis")  # a file that does not load is a usage error, found before connecting
+        options.update(
+            ssl_ca_certs=tls.ca and str(tls.ca),
+            ssl_certfile=tls.cert and str(tls.cert),
+            ssl_keyfile=tls.key and str(tls.key),
+        )
+    scheme, _, rest = url.partition("://")
+    if scheme in REDIS_CLUSTER_SCHEMES:
+        url = f"{scheme.removesuffix('+cluster')}://{rest}"
+        return aioredis.RedisCluster.from_url(url, max_connections=_MAX_CONNECTIONS, **options)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=_MAX_CONNECTIONS, timeout=socket_timeout, **options
+    )
+    return aioredis.Redis.from_pool(pool)
+
+
 # The coroutines below run on the asyncio side of the bridge, one crossing each.
 
 
-async def _heartbeat(client: aioredis.Redis, keys: Keys, info: SenderInfo, ttl: float) -> None:
+async def _heartbeat(client: Client, keys: Keys, info: SenderInfo, ttl: float) -> None:
     async with client.pipeline(transaction=True) as pipe:
         fields: dict[Any, str] = info.to_fields()  # redis-py's key type is invariant
         pipe.hset(keys.sender(info.id), mapping=fields)
@@ -225,7 +255,7 @@ async def _heartbeat(client: aioredis.Redis, keys: Keys, info: SenderInfo, ttl: 
         await pipe.execute()
 
 
-async def _forget(client: aioredis.Redis, keys: Keys, sender_id: str) -> None:
+async def _forget(client: Client, keys: Keys, sender_id: str) -> None:
     async with client.pipeline(transaction=True) as pipe:
         pipe.delete(keys.sender(sender_id))
         pipe.zrem(keys.senders, sender_id)
@@ -233,17 +263,18 @@ async def _forget(client: aioredis.Redis, keys: Keys, sender_id: str) -> None:
 
 
 async def _view(
-    client: aioredis.Redis, keys: Keys, now: float
+    client: Client, keys: Keys, now: float
 ) -> tuple[dict[str, str], list[int], list[SenderInfo], dict[str, str], dict[str, str]]:
     second = int(now)
     async with client.pipeline(transaction=False) as pipe:
         pipe.hgetall(keys.totals)
-        pipe.mget([keys.rate(s) for s in range(second - RATE_HISTORY_S, second)])
         pipe.zremrangebyscore(keys.senders, "-inf", now)
         pipe.zrange(keys.senders, 0, -1)
         pipe.hgetall(keys.service_histogram)
         pipe.hgetall(keys.latency_histogram)
-        totals, rates, _, ids, service, latency = await pipe.execute()
+        for s in range(second - RATE_HISTORY_S, second):
+            pipe.get(keys.rate(s))  # GETs, not one MGET: a cluster pipeline refuses MGET
+        totals, _, ids, service, latency, *rates = await pipe.execute()
     senders: list[SenderInfo] = []
     if ids:
         async with client.pipeline(transaction=False) as pipe:
@@ -268,7 +299,7 @@ def _histogram(fields: dict[str, str]) -> Histogram:
     )
 
 
-async def _reset(client: aioredis.Redis, keys: Keys) -> int:
+async def _reset(client: Client, keys: Keys) -> int:
     deleted = 0
     batch: list[str] = []
     async for key in client.scan_iter(match=keys.pattern, count=500):

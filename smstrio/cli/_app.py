@@ -4,7 +4,7 @@ Exit codes:
     0    done
     1    failed: not every message was confirmed, or an unexpected error
     2    usage: a bad flag, environment variable or .env value
-    3    a server is unreachable at start
+    3    a server is unreachable at start, or refuses our password, certificate or CA
     130  stopped hard by a second SIGINT/SIGTERM
 """
 
@@ -30,6 +30,7 @@ from smstrio.adapters.redisstore import RedisStore
 from smstrio.config import (
     Common,
     Sources,
+    TlsFiles,
 )
 from smstrio.errors import ConfigError, ServiceError, SmstrioError
 from smstrio.nursery.signals import stop_on_signals
@@ -66,6 +67,20 @@ class ServiceFlags:
     "DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO]."
     log_file: Path | None = None
     "Also append the JSON log lines to this file [env LOG_FILE]."
+    queue_type: str | None = None
+    "classic or quorum; every command on a queue must agree [env QUEUE_TYPE; default classic]."
+    amqp_ca: Path | None = None
+    "PEM CA bundle that verifies RabbitMQ's certificate, amqps:// only [env AMQP_CA; default the system's]."
+    amqp_cert: Path | None = None
+    "PEM client certificate for RabbitMQ, with --amqp-key [env AMQP_CERT]."
+    amqp_key: Path | None = None
+    "PEM private key of --amqp-cert [env AMQP_KEY]."
+    redis_ca: Path | None = None
+    "PEM CA bundle that verifies Redis's certificate, rediss:// only [env REDIS_CA; default the system's]."
+    redis_cert: Path | None = None
+    "PEM client certificate for Redis, with --redis-key [env REDIS_CERT]."
+    redis_key: Path | None = None
+    "PEM private key of --redis-cert [env REDIS_KEY]."
 
     def resolve(self, src: Sources) -> Common:
         return Common.resolve(
@@ -75,6 +90,9 @@ class ServiceFlags:
             queue=self.queue,
             log_level=self.log_level,
             log_file=self.log_file,
+            amqp_tls=TlsFiles(ca=self.amqp_ca, cert=self.amqp_cert, key=self.amqp_key),
+            redis_tls=TlsFiles(ca=self.redis_ca, cert=self.redis_cert, key=self.redis_key),
+            queue_type=self.queue_type,
         )
 
 
@@ -144,10 +162,12 @@ async def open_services(common: Common, *, name: str) -> AsyncIterator[tuple[Amq
     """The trio-asyncio loop, a broker connection and a stats store, closed in reverse order."""
     async with open_bridge():
         with trio.fail_after(CONNECT_TIMEOUT_S):
-            store = await RedisStore.connect(common.redis_url, common.queue)
+            store = await RedisStore.connect(common.redis_url, common.queue, tls=common.redis_tls)
         try:
             with trio.fail_after(CONNECT_TIMEOUT_S):
-                broker = await AmqpBroker.connect(common.amqp_url, name=name)
+                broker = await AmqpBroker.connect(
+                    common.amqp_url, name=name, tls=common.amqp_tls, queue_type=common.queue_type
+                )
             try:
                 yield broker, store
             finally:
