@@ -318,7 +318,7 @@ class Sender:
         s = self.settings
         with self._record_scope:
             async with results:
-                while batch := await next_batch(results, s.batch_max):
+                while batch := await next_batch(results, s.batch_max, linger=s.batch_linger):
                     dead = [r.dead for r in batch if r.dead is not None]
                     if dead:
                         try:

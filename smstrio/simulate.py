@@ -305,6 +305,8 @@ class Simulation:
             failure_rate=profile.failure_rate,
             distribution=profile.distribution,
             grace=STOP_GRACE_S,
+            # The in-memory seams cost nothing per call, so there is nothing for a linger to amortise.
+            batch_linger=0.0,
         )
 
     async def _produce(

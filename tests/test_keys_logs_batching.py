@@ -233,3 +233,32 @@ async def test_next_batch_of_one() -> None:
         send.send_nowait(2)
         assert await next_batch(receive, 1) == [1]
         assert await next_batch(receive, 1) == [2]
+
+
+async def test_next_batch_lingers_once_for_items_that_arrive_soon(autojump_clock: trio.testing.MockClock) -> None:
+    """With linger, items arriving within it join the batch; a later one starts the next batch."""
+    send, receive = trio.open_memory_channel[int](10)
+    batches: list[tuple[float, list[int]]] = []
+
+    async def consume() -> None:
+        while batch := await next_batch(receive, 10, linger=0.02):
+            batches.append((trio.current_time(), batch))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(consume)
+        async with send:
+            for at, item in ((0.0, 1), (0.01, 2), (0.019, 3), (0.03, 4)):
+                await trio.sleep_until(at)
+                send.send_nowait(item)
+    assert [(round(at, 6), batch) for at, batch in batches] == [(0.02, [1, 2, 3]), (0.05, [4])]
+
+
+async def test_next_batch_does_not_linger_when_full(autojump_clock: trio.testing.MockClock) -> None:
+    """A batch that is already full is returned at once, whatever the linger."""
+    send, receive = trio.open_memory_channel[int](10)
+    async with send, receive:
+        for i in range(4):
+            send.send_nowait(i)
+        start = trio.current_time()
+        assert await next_batch(receive, 4, linger=5.0) == [0, 1, 2, 3]
+        assert trio.current_time() == start
