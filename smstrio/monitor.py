@@ -1,5 +1,8 @@
 """The monitor role: every interval, read the statistics, log them as one JSON line, serve them.
 
+Each fresh snapshot also goes to ``report`` if one is given: the CLI prints it on stdout,
+as a JSON line or a live table (``smstrio.console``).
+
 The monitor keeps no counts of its own: every number comes from the store and the
 broker, so several monitors, or a restarted one, show the same numbers. It caches the
 latest snapshot once per interval and serves that, so HTTP load never reaches Redis.
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import trio
@@ -71,15 +75,21 @@ class Monitor:
     settings: MonitorSettings
     broker: Broker
     store: StatsStore
+    report: Callable[[StatsSnapshot], None] | None = None
+    """Called with each fresh snapshot, after it is cached and logged."""
+    stats_log_level: int = logging.INFO
+    """The level of the ``stats`` log line (the CLI lowers it while a live table shows the same)."""
     latest: StatsSnapshot | None = None
     _fresh: trio.Event = field(default_factory=trio.Event)
 
     async def refresh(self) -> StatsSnapshot:
-        """Collect, cache and log one snapshot."""
+        """Collect, cache, log and report one snapshot."""
         snap = await collect(self.settings.common.queue, self.broker, self.store)
         self.latest = snap
         self._fresh.set()
-        event(log, "stats", **snap.to_json())
+        event(log, "stats", level=self.stats_log_level, **snap.to_json())
+        if self.report is not None:
+            self.report(snap)
         return snap
 
     async def current(self) -> StatsSnapshot:
@@ -109,10 +119,12 @@ async def run_monitor(
     broker: Broker,
     store: StatsStore,
     *,
+    report: Callable[[StatsSnapshot], None] | None = None,
+    stats_log_level: int = logging.INFO,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Log statistics every interval and serve them over HTTP; hand the bound URLs to ``task_status``."""
-    monitor = Monitor(settings, broker, store)
+    """Log and ``report`` statistics every interval, serve them over HTTP; hand the bound URLs to ``task_status``."""
+    monitor = Monitor(settings, broker, store, report=report, stats_log_level=stats_log_level)
     async with trio.open_nursery() as nursery:
         await nursery.start(monitor.run)
         urls = await nursery.start(serve_http, create_app(monitor), settings.host, settings.port)

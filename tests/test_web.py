@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
+import pytest
 import trio
 
-from smstrio.config import Common, MonitorSettings
-from smstrio.errors import StoreError
+from smstrio.adapters.amqp import AmqpBroker
+from smstrio.adapters.redisstore import RedisStore
+from smstrio.config import Common, MonitorSettings, ProducerSettings, SenderSettings
+from smstrio.distributions import Distribution, sampler
+from smstrio.errors import ConfigError, StoreError
+from smstrio.gateway import SimulatedGateway
+from smstrio.histogram import nearest_rank
 from smstrio.memory import MemoryBroker, MemoryStore
 from smstrio.message import encode, random_sms
 from smstrio.monitor import Monitor, run_monitor
-from smstrio.ports import Outgoing
-from smstrio.stats import Outcome, OutcomeRecord, SenderInfo
-from smstrio.web import create_app
-from tests.conftest import SNAPSHOT_KEYS
+from smstrio.ports import Outgoing, StatsStore
+from smstrio.producer import run_producer
+from smstrio.sender import run_sender
+from smstrio.stats import PERCENTILES, Counted, Outcome, OutcomeRecord, SenderInfo, StatsSnapshot, StoreView
+from smstrio.web import INTERVAL_MARKER, PerSnapshot, create_app
+from tests.conftest import AMQP_URL, REDIS_URL, SNAPSHOT_KEYS
 
 RUN = "0123456789ab"
 
@@ -121,6 +132,24 @@ async def test_stats_serves_the_cached_snapshot(queue_name: str) -> None:
     assert (await (await client.get("/stats")).get_json())["produced"] == 3
 
 
+async def test_bodies_are_rendered_once_per_snapshot(queue_name: str) -> None:
+    """PerSnapshot renders a snapshot once however often it is asked, and again for the next snapshot."""
+    monitor = _monitor(queue_name)
+    rendered: list[StatsSnapshot] = []
+
+    def render(snap: StatsSnapshot) -> int:
+        rendered.append(snap)
+        return len(rendered)
+
+    body = PerSnapshot(render)
+    first = await monitor.refresh()
+
+    assert [body(first), body(first), body(first)] == [1, 1, 1]
+    second = await monitor.refresh()
+    assert [body(second), body(second)] == [2, 2]
+    assert rendered == [first, second]
+
+
 async def test_healthz_ok(queue_name: str) -> None:
     """GET /healthz answers 200 and ok when both services answer."""
     response = await create_app(_monitor(queue_name)).test_client().get("/healthz")
@@ -154,14 +183,18 @@ async def test_healthz_names_the_down_store(queue_name: str) -> None:
     assert await response.get_json() == {"ok": False, "redis": "memory store is down", "rabbitmq": "ok"}
 
 
-async def _http_get(host: str, port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+async def http_get(
+    host: str, port: int, path: str, *, headers: Mapping[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """One HTTP/1.1 GET over a fresh connection: status, lower-cased headers, body (by its content-length).
 
     The body is read to its content-length, not to EOF: hypercorn 0.18 under quart-trio 0.12
     answers ``Connection: close`` with that header but leaves the connection open.
     """
     async with await trio.open_tcp_stream(host, port) as stream:
-        await stream.send_all(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}Connection: close\r\n\r\n"
+        await stream.send_all(request.encode())
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = await stream.receive_some()
@@ -169,12 +202,12 @@ async def _http_get(host: str, port: int, path: str) -> tuple[int, dict[str, str
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        headers = {name.strip().lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)}
-        while len(body) < int(headers["content-length"]):
+        got = {name.strip().lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)}
+        while len(body) < int(got["content-length"]):
             chunk = await stream.receive_some()
             assert chunk, f"connection closed before the body ended: {body!r}"
             body += chunk
-    return int(status_line.split()[1]), headers, body
+    return int(status_line.split()[1]), got, body
 
 
 async def test_run_monitor_serves_stats_over_http(queue_name: str) -> None:
@@ -192,7 +225,7 @@ async def test_run_monitor_serves_stats_over_http(queue_name: str) -> None:
             assert parts.port is not None
             assert parts.port > 0
 
-            status, headers, body = await _http_get("127.0.0.1", parts.port, "/stats")
+            status, headers, body = await http_get("127.0.0.1", parts.port, "/stats")
             nursery.cancel_scope.cancel()
 
     assert status == 200
@@ -200,3 +233,203 @@ async def test_run_monitor_serves_stats_over_http(queue_name: str) -> None:
     data = json.loads(body)
     assert set(data) == SNAPSHOT_KEYS
     assert (data["queue"], data["produced"], data["queue_depth"]) == (queue_name, 42, 0)
+
+
+async def test_dashboard_is_served_self_contained(queue_name: str) -> None:
+    """GET / serves the dashboard HTML polling at the monitor's interval, loading nothing from elsewhere."""
+    settings = MonitorSettings(common=Common(queue=queue_name), interval=2.5)
+    monitor = Monitor(settings=settings, broker=MemoryBroker(), store=MemoryStore(clock=Clock(100.0)))
+
+    response = await create_app(monitor).test_client().get("/")
+
+    assert response.status_code == 200
+    assert response.content_type == "text/html; charset=utf-8"
+    page = await response.get_data(as_text=True)
+    assert '<body data-interval="2.5">' in page
+    assert INTERVAL_MARKER not in page
+    assert not re.search(r"""\s(src|href)=|<link|@import|url\(""", page), "the page must work offline"
+    for element in ('id="sent"', 'id="progress-fill"', 'id="chart"', 'id="senders"', 'id="hist-latency"'):
+        assert element in page
+
+
+TOKEN = "s3cret-token"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _guarded(queue: str) -> Monitor:
+    return Monitor(
+        settings=MonitorSettings(common=Common(queue=queue), token=TOKEN),
+        broker=MemoryBroker(),
+        store=MemoryStore(clock=Clock(100.0)),
+    )
+
+
+@pytest.mark.parametrize("path", ["/", "/stats", "/metrics"])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}]
+)
+async def test_token_guards_every_endpoint_but_healthz(queue_name: str, path: str, headers: dict[str, str]) -> None:
+    """With a token, /, /stats and /metrics answer 401 with a JSON error unless the Bearer header matches."""
+    monitor = _guarded(queue_name)
+    await monitor.refresh()
+
+    response = await create_app(monitor).test_client().get(path, headers=headers)
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="smstrio"'
+    assert (await response.get_json())["error"].startswith("unauthorized")
+
+
+@pytest.mark.parametrize("path", ["/", "/stats", "/metrics", "/healthz"])
+async def test_token_lets_the_bearer_in(queue_name: str, path: str) -> None:
+    """With a token, the right Bearer header opens every endpoint; /healthz needs none."""
+    monitor = _guarded(queue_name)
+    await monitor.refresh()
+    client = create_app(monitor).test_client()
+
+    assert (await client.get(path, headers=BEARER)).status_code == 200
+    assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_query_token_opens_only_the_page(queue_name: str) -> None:
+    """?token= opens the dashboard page (which then sends the header), never /stats or /metrics."""
+    monitor = _guarded(queue_name)
+    await monitor.refresh()
+    client = create_app(monitor).test_client()
+
+    assert (await client.get(f"/?token={TOKEN}")).status_code == 200
+    assert (await client.get("/?token=wrong")).status_code == 401
+    assert (await client.get(f"/stats?token={TOKEN}")).status_code == 401
+    assert (await client.get(f"/metrics?token={TOKEN}")).status_code == 401
+
+
+def test_token_stays_out_of_reprs() -> None:
+    """MonitorSettings keeps its token out of its repr, so it cannot reach a log line that way."""
+    settings = MonitorSettings(common=Common(), token=TOKEN)
+
+    assert TOKEN not in repr(settings)
+    assert settings.token == TOKEN
+
+
+def test_empty_token_is_refused() -> None:
+    """A blank token is a usage error, not a monitor that no header can open."""
+    with pytest.raises(ConfigError, match="token must not be empty"):
+        MonitorSettings(common=Common(), token=" ")
+
+
+async def test_refresh_reports_each_snapshot(queue_name: str) -> None:
+    """Each refresh hands the fresh snapshot to ``report`` (what the CLI prints per interval)."""
+    store = MemoryStore(clock=Clock(100.0))
+    reported: list[StatsSnapshot] = []
+    monitor = Monitor(MonitorSettings(common=Common(queue=queue_name)), MemoryBroker(), store, report=reported.append)
+
+    first = await monitor.refresh()
+    await store.add_produced(RUN, range(5))
+    second = await monitor.refresh()
+
+    assert reported == [first, second]
+    assert [s.produced for s in reported] == [0, 5]
+
+
+async def test_real_server_requires_the_token_and_never_logs_it(
+    queue_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On a real hypercorn server /stats needs the Bearer token, /healthz does not, and no log line holds it."""
+    settings = MonitorSettings(common=Common(queue=queue_name), port=0, interval=0.05, token=TOKEN)
+    caplog.set_level(logging.DEBUG)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            (url,) = await nursery.start(run_monitor, settings, MemoryBroker(), MemoryStore(clock=Clock(100.0)))
+            port = urlsplit(url).port
+            assert port is not None
+            denied = await http_get("127.0.0.1", port, "/stats")
+            allowed = await http_get("127.0.0.1", port, "/stats", headers=BEARER)
+            page = await http_get("127.0.0.1", port, f"/?token={TOKEN}")
+            health = await http_get("127.0.0.1", port, "/healthz")
+            await trio.sleep(0.2)
+            nursery.cancel_scope.cancel()
+
+    assert (denied[0], json.loads(denied[2])["error"][:12]) == (401, "unauthorized")
+    assert (allowed[0], json.loads(allowed[2])["queue"]) == (200, queue_name)
+    assert (page[0], health[0]) == (200, 200)
+    assert [r for r in caplog.records if r.getMessage() == "stats"], "the monitor logged no stats line"
+    assert all(TOKEN not in f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in caplog.records)
+
+
+class RecordingStore:
+    """A stats store that passes every call to a real one and keeps every outcome it stored."""
+
+    def __init__(self, inner: StatsStore, records: list[OutcomeRecord]) -> None:
+        self._inner = inner
+        self.records = records
+
+    async def record(self, records: Sequence[OutcomeRecord]) -> Counted:
+        counted = await self._inner.record(records)
+        self.records.extend(records)
+        return counted
+
+    async def add_produced(self, run: str, seqs: Sequence[int]) -> int:
+        return await self._inner.add_produced(run, seqs)
+
+    async def heartbeat(self, info: SenderInfo, ttl: float) -> None:
+        await self._inner.heartbeat(info, ttl)
+
+    async def forget_sender(self, sender_id: str) -> None:
+        await self._inner.forget_sender(sender_id)
+
+    async def view(self) -> StoreView:
+        return await self._inner.view()
+
+    async def reset(self) -> int:
+        return await self._inner.reset()
+
+    async def ping(self) -> None:
+        await self._inner.ping()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _exact(values: list[int]) -> dict[str, float]:
+    ordered = sorted(values)
+    exact = {f"p{q}": ordered[nearest_rank(q, len(ordered)) - 1] / 1e6 for q in PERCENTILES}
+    return {**exact, "max": ordered[-1] / 1e6}
+
+
+@pytest.mark.services
+async def test_stats_percentiles_agree_with_every_recorded_time(
+    broker: AmqpBroker, store: RedisStore, queue_name: str
+) -> None:
+    """After 3,000 messages through two real senders, /stats percentiles are within 2% of the exact ones."""
+    common = Common(queue=queue_name, amqp_url=AMQP_URL, redis_url=REDIS_URL)
+    profiles = [
+        SenderSettings(common=common, workers=30, mean=0.01, distribution=Distribution.EXPONENTIAL, until_empty=True),
+        SenderSettings(common=common, workers=20, mean=0.02, distribution=Distribution.UNIFORM, until_empty=True),
+    ]
+    records: list[OutcomeRecord] = []
+    second_broker = await AmqpBroker.connect(AMQP_URL, name="smstrio percentile test")
+    try:
+        with trio.fail_after(60):
+            await run_producer(ProducerSettings(common=common, count=3000, window=500), broker, store)
+            async with trio.open_nursery() as nursery:
+                for seed, (settings, connection) in enumerate(zip(profiles, (broker, second_broker), strict=True)):
+                    rng = random.Random(seed)
+                    gateway = SimulatedGateway(sampler(settings.distribution, settings.mean, rng), 0.1, rng)
+                    nursery.start_soon(run_sender, settings, connection, RecordingStore(store, records), gateway)
+            monitor = Monitor(MonitorSettings(common=common), broker, store)
+            await monitor.refresh()
+            body = await (await create_app(monitor).test_client().get("/stats")).get_json()
+    finally:
+        await second_broker.aclose()
+
+    timed = [r for r in records if r.outcome in (Outcome.SENT, Outcome.FAILED)]
+    assert (body["processed"], body["duplicates"], len(timed)) == (3000, 0, 3000)
+    assert len({r.service_us for r in timed}) > 1000, "service times should vary"
+    for key, values in (
+        ("service_time_s", [r.service_us for r in timed]),
+        ("latency_s", [r.latency_us for r in timed]),
+    ):
+        exact = _exact(values)
+        assert body[key]["max"] == exact["max"]
+        for p in ("p50", "p90", "p95", "p99"):
+            assert body[key][p] == pytest.approx(exact[p], rel=0.02), f"{key} {p}"

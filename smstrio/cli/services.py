@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import random
+import sys
 from typing import Annotated
 
 import trio
 import trio.testing
 from cyclopts import Parameter
 
+from smstrio import console
 from smstrio.cli._app import (
     DEAD_BODY_SHOWN,
     DEFAULT_FLAGS,
@@ -36,6 +40,7 @@ from smstrio.monitor import collect, run_monitor
 from smstrio.nursery.signals import stop_on_signals
 from smstrio.producer import run_producer
 from smstrio.sender import run_sender
+from smstrio.stats import StatsSnapshot
 
 
 @app.command
@@ -151,9 +156,13 @@ def monitor(
     interval: Annotated[float | None, Parameter(name=["--interval", "--update-interval"])] = None,
     host: str | None = None,
     port: int | None = None,
+    json_lines: Annotated[bool, Parameter(name="--json", negative=())] = False,
+    token: str | None = None,
     flags: ServiceFlags = DEFAULT_FLAGS,
 ) -> None:
-    """Log the statistics as a JSON line every interval and serve them over HTTP (/stats, /healthz).
+    """Show the statistics every interval and serve them over HTTP (/, /stats, /metrics, /healthz).
+
+    On stdout: one JSON line per interval, or a live table when stdout is a terminal.
 
     Parameters
     ----------
@@ -163,6 +172,11 @@ def monitor(
         Address the HTTP server binds [env MONITOR_HOST; default 127.0.0.1].
     port
         HTTP port, 0 for any free one [env MONITOR_PORT; default 8080].
+    json_lines
+        Print JSON lines even on a terminal.
+    token
+        Require "Authorization: Bearer TOKEN" on /, /stats and /metrics; / also takes ?token=TOKEN
+        [env MONITOR_TOKEN; default: no token].
     """
     src = sources()
     settings = MonitorSettings(
@@ -170,13 +184,30 @@ def monitor(
         interval=src.pick(interval, ("MONITOR_UPDATE_INTERVAL",), as_float, 5.0),
         host=src.pick(host, ("MONITOR_HOST",), str, "127.0.0.1"),
         port=src.pick(port, ("MONITOR_PORT",), as_int, 8080),
+        token=src.pick(token, ("MONITOR_TOKEN",), str, None),
     )
+    if json_lines or not sys.stdout.isatty():
+        role = functools.partial(run_monitor, report=_print_json_line)
+    else:  # the table shows what the stats log line says: keep that line out of the terminal
+        table = console.LiveTable()
+        role = functools.partial(
+            run_monitor, report=lambda s: _write(table.frame(s.to_json())), stats_log_level=logging.DEBUG
+        )
 
     async def main() -> int:
         async with open_services(settings.common, name="smstrio monitor") as (broker, store):
-            return await until_signalled(run_monitor, settings, broker, store)
+            return await until_signalled(role, settings, broker, store)
 
     run_command("monitor", settings.common, main)
+
+
+def _print_json_line(snap: StatsSnapshot) -> None:
+    print(json.dumps(snap.to_json()), flush=True)
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 @app.command
