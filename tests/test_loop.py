@@ -7,6 +7,7 @@ exactly as trio-asyncio's own. No server is involved; timer tests use virtual ti
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from typing import Any
 
@@ -361,3 +362,23 @@ async def test_statistics_are_an_immutable_snapshot() -> None:
     with pytest.raises(AttributeError):
         snapshot.passes = 0  # type: ignore[misc]
     assert isinstance(snapshot, LoopStatistics)
+
+
+async def test_call_soon_refuses_a_coroutine_function_in_debug_mode(drain: bool) -> None:
+    """In debug mode call_soon refuses a coroutine function, as asyncio does; the callback's context is kept."""
+
+    async def coroutine_function() -> None:
+        """Not a callback."""
+
+    async with open_loop(drain=drain) as loop:
+        loop.set_debug(True)
+        with pytest.raises(TypeError, match="coroutines cannot be used"):
+            loop.call_soon(coroutine_function)
+        loop.set_debug(False)
+        seen: list[str] = []
+        marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker")
+        context = contextvars.copy_context()
+        context.run(marker.set, "from the context")
+        loop.call_soon(lambda: seen.append(marker.get("unset")), context=context)
+        await _settle(loop)
+    assert seen == ["from the context"]
