@@ -149,3 +149,6 @@ class Gateway(Protocol):
 
     async def send(self, sms: Sms) -> bool:
         """Send one SMS; say whether it was delivered."""
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Whatever the gateway keeps running while a sender uses it; the sender starts it and cancels it."""

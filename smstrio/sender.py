@@ -125,6 +125,7 @@ class Sender:
         results_send, results_recv = trio.open_memory_channel[_Result](s.workers)
         self._buffer = deliveries_recv
         async with trio.open_nursery() as background:
+            await background.start(self._gateway.run)
             await background.start(self._heartbeat)
             async with trio.open_nursery() as pipeline:
                 pipeline.start_soon(self._record, results_recv)
@@ -316,9 +317,11 @@ class Sender:
         after the reconnect and the store counts them as duplicates.
         """
         s = self.settings
+        # At most half the prefetch, so that a lingering batch fills up while the broker can still deliver.
+        batch_max = min(s.batch_max, max(1, s.effective_prefetch // 2))
         with self._record_scope:
             async with results:
-                while batch := await next_batch(results, s.batch_max, linger=s.batch_linger):
+                while batch := await next_batch(results, batch_max, linger=s.batch_linger):
                     dead = [r.dead for r in batch if r.dead is not None]
                     if dead:
                         try:

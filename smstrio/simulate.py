@@ -72,6 +72,9 @@ class TimedGateway:
         self._record(started)
         return delivered
 
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await self._inner.run(task_status=task_status)
+
     def _record(self, started: float) -> None:
         self.histogram.record(round((trio.current_time() - started) * 1e6))
 

@@ -235,8 +235,8 @@ async def test_next_batch_of_one() -> None:
         assert await next_batch(receive, 1) == [2]
 
 
-async def test_next_batch_lingers_once_for_items_that_arrive_soon(autojump_clock: trio.testing.MockClock) -> None:
-    """With linger, items arriving within it join the batch; a later one starts the next batch."""
+async def test_next_batch_lingers_for_items_that_arrive_soon(autojump_clock: trio.testing.MockClock) -> None:
+    """With linger, items arriving within it join the batch; a later one starts the next, ended by the close."""
     send, receive = trio.open_memory_channel[int](10)
     batches: list[tuple[float, list[int]]] = []
 
@@ -250,7 +250,22 @@ async def test_next_batch_lingers_once_for_items_that_arrive_soon(autojump_clock
             for at, item in ((0.0, 1), (0.01, 2), (0.019, 3), (0.03, 4)):
                 await trio.sleep_until(at)
                 send.send_nowait(item)
-    assert [(round(at, 6), batch) for at, batch in batches] == [(0.02, [1, 2, 3]), (0.05, [4])]
+    assert [(round(at, 6), batch) for at, batch in batches] == [(0.02, [1, 2, 3]), (0.03, [4])]
+
+
+async def test_next_batch_stops_lingering_once_full(autojump_clock: trio.testing.MockClock) -> None:
+    """A lingering batch is returned the moment it reaches max_items, not when the linger ends."""
+    send, receive = trio.open_memory_channel[int](10)
+    async with send, receive, trio.open_nursery() as nursery:
+
+        async def feed() -> None:
+            for item in range(3):
+                await trio.sleep(0.1)
+                send.send_nowait(item)
+
+        nursery.start_soon(feed)
+        assert await next_batch(receive, 2, linger=5.0) == [0, 1]
+        assert trio.current_time() == pytest.approx(0.2)
 
 
 async def test_next_batch_does_not_linger_when_full(autojump_clock: trio.testing.MockClock) -> None:

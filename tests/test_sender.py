@@ -88,6 +88,9 @@ class RecordingGateway:
         self.ended_at.append(trio.current_time())
         return delivered
 
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await self._inner.run(task_status=task_status)
+
 
 class FlakyGateway:
     """Takes a tenth of a second per send and raises for every third sequence number."""
@@ -101,6 +104,9 @@ class FlakyGateway:
         if sms.seq % 3 == 0:
             raise RuntimeError("gateway exploded")
         return True
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
 
 
 @dataclass
@@ -463,6 +469,9 @@ class FirstAttemptFails:
         self.attempts[sms.message_id] += 1
         await trio.sleep(0.5)
         return self.attempts[sms.message_id] > 1
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
 
 
 async def test_failed_sends_are_retried_until_max_attempts(autojump_clock: MockClock, queue_name: str) -> None:
