@@ -20,7 +20,6 @@ from typing import Any, NoReturn
 
 import cyclopts
 import trio
-import trio.testing
 from cyclopts import Parameter
 
 from smstrio import __version__, logs

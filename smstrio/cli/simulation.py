@@ -6,10 +6,9 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import trio
-import trio.testing
 from cyclopts import Parameter
 
 from smstrio.cli._app import (
@@ -28,11 +27,15 @@ from smstrio.distributions import Distribution
 from smstrio.errors import ConfigError
 from smstrio.nursery.signals import stop_on_signals
 from smstrio.scenario import Scenario, SenderProfile, Thresholds, load_scenario, parse_sender_spec
-from smstrio.simulate import Simulation, SimulationSummary, fewest_workers, render, run_simulation
+
+if TYPE_CHECKING:
+    from smstrio.simulate import Simulation, SimulationSummary
 
 
 def _virtual_clock(virtual: bool) -> trio.abc.Clock | None:
-    return trio.testing.MockClock(autojump_threshold=0) if virtual else None
+    from trio.testing import MockClock  # imports pytest where it is installed: only when asked for
+
+    return MockClock(autojump_threshold=0) if virtual else None
 
 
 def _log_settings(log_level: str | None, log_file: Path | None) -> Common:
@@ -130,6 +133,9 @@ def simulate(
         raise ConfigError(f"interval must be > 0 seconds, got {interval}")
     if interval is None:
         interval = max(1.0, round(campaign.ideal_duration_s / 10)) if virtual_time else 1.0
+    # Imported here: the simulation brings the monitor's web stack, which the other commands need not load.
+    from smstrio.simulate import render, run_simulation
+
     summaries: list[SimulationSummary] = []
 
     async def role(*, task_status: trio.TaskStatus[Simulation] = trio.TASK_STATUS_IGNORED) -> None:
@@ -202,6 +208,8 @@ def plan(
     campaign = Scenario(
         messages=messages, senders=(profile,), seed=seed, thresholds=Thresholds(max_duration_s=target_duration)
     )
+
+    from smstrio.simulate import fewest_workers, render  # see simulate()
 
     async def main() -> int:
         with trio.CancelScope() as scope:
