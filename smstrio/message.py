@@ -94,8 +94,10 @@ def decode(body: bytes) -> Sms:
         raise DecodeError("to is not an E.164 number")
     if not isinstance(text, str) or not 1 <= len(text) <= MAX_TEXT:
         raise DecodeError(f"text must be 1 to {MAX_TEXT} characters")
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in text):
-        raise DecodeError("text has lone surrogates")
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise DecodeError("text has lone surrogates") from exc
     if not isinstance(created_at, int | float) or isinstance(created_at, bool) or not math.isfinite(created_at):
         raise DecodeError("created_at is not a finite number")
     return Sms(run=run, seq=seq, to=to, text=text, created_at=float(created_at))

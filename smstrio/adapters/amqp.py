@@ -253,6 +253,11 @@ class AmqpBroker:
         )
         return depth
 
+    async def delete(self, queue: str) -> None:
+        """Delete ``queue`` with its ``.retry`` and ``.dead`` queues, messages and all (``smstrio bench`` cleans up)."""
+        consume, _ = self._channels()
+        await self._call("delete the queues", _delete, consume, queue)
+
     async def watch(self) -> NoReturn:
         await self._lost.wait()
         raise BrokerError(f"lost the connection to RabbitMQ at {self._url}: {self._lost_reason}")
@@ -279,6 +284,11 @@ async def _declare(channel: aiormq.abc.AbstractChannel, queue: str, arguments: A
     await channel.queue_declare(f"{queue}.retry", durable=True, arguments=retry_queue_arguments(queue))
     await channel.queue_bind(f"{queue}.dead", DEAD_LETTER_EXCHANGE, routing_key=queue)
     await channel.queue_declare(queue, durable=True, arguments=arguments)
+
+
+async def _delete(channel: aiormq.abc.AbstractChannel, queue: str) -> None:
+    for name in (queue, f"{queue}.retry", f"{queue}.dead"):
+        await channel.queue_delete(name)
 
 
 async def _publish_all(channel: aiormq.abc.AbstractChannel, queue: str, messages: Sequence[Outgoing]) -> list[bool]:

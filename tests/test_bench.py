@@ -1,0 +1,79 @@
+"""``smstrio bench``: its arithmetic, its table, and one small run on the real services."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import redis
+
+from smstrio.bench.report import Report, Result, table
+from smstrio.bench.scenarios import Drained
+from smstrio.stats import Totals
+from tests.conftest import AMQP_URL, REDIS_URL
+
+
+def _drained(**totals: int) -> Drained:
+    return Drained(started=0.0, first=1.0, done=11.0, marks={0.1: 2.0, 0.9: 6.0}, totals=Totals(**totals), rss_mb=50.0)
+
+
+def test_rates_count_from_the_first_outcome_or_between_marks() -> None:
+    """The whole-run rate starts at the first outcome; a marked rate counts only the messages between the marks."""
+    drained = _drained(sent=1000)
+    assert drained.rate(1000) == pytest.approx(100.0)  # 1,000 over 10 s
+    assert drained.rate(1000, 0.1, 0.9) == pytest.approx(200.0)  # 800 over 4 s
+
+
+def test_exact_means_no_duplicate_and_nothing_invalid() -> None:
+    """A run is exact only when no outcome was counted twice and no message was malformed."""
+    assert _drained(sent=10).exact
+    assert not _drained(sent=10, duplicates=1).exact
+    assert not _drained(sent=10, invalid=1).exact
+
+
+def test_the_table_shows_values_ratios_targets_and_misses() -> None:
+    """Each result is a row with its unit, its ratio to the reference, its target and whether it was met."""
+    report = Report(
+        results=[
+            Result(scenario="publish", value=12000.0, unit="msg/s", reference="older", ratio=2.0, target="t", met=True),
+            Result(scenario="e2e", value=30.5, unit="s", target="< 25 s", met=False),
+        ],
+        machine={"cores": 2},
+        seconds=12.0,
+        run="abc",
+    )
+    text = table(report)
+    for shown in ("| publish ", "12,000 msg/s", "2.00x older", "| yes", "30.5 s", "| NO "):
+        assert shown in text
+    assert not report.all_met
+    assert report.to_json()["all_targets_met"] is False
+
+
+@pytest.mark.services
+def test_a_small_bench_runs_every_scenario_exactly_and_cleans_up() -> None:
+    """A scaled-down run measures every scenario and reference, counts exactly, and leaves no queue or key."""
+    args = ["--messages", "400", "--workers", "20", "--concurrency-workers", "100", "--concurrency-mean", "0.05"]
+    args += ["--concurrency-messages", "400", "--e2e-messages", "600", "--reference-messages", "200"]
+    done = subprocess.run(
+        [sys.executable, "-m", "smstrio", "bench", *args, "--json", "--amqp-url", AMQP_URL, "--redis-url", REDIS_URL],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr  # 1: a target missed, which tiny runs may well do
+    report = json.loads(done.stdout)
+    results = {r["scenario"]: r for r in report["results"]}
+    assert len(results) == 5
+    assert all(r["extra"]["exact"] for r in results.values() if "exact" in r["extra"])
+    assert results["publish, persistent, confirmed"]["ratio"] > 0
+    assert results["sender pipeline, mean 0, 1 process"]["ratio"] > 0
+    assert "vs_plain_asyncio" in results["sender pipeline, mean 0, 1 process"]["extra"]
+
+    client = redis.Redis.from_url(REDIS_URL)
+    assert client.keys(f"smstrio:{{smstrio-bench-{report['run']}-*") == []
+    listed = subprocess.run(["rabbitmqctl", "-q", "list_queues", "name"], capture_output=True, text=True, check=False)
+    if listed.returncode == 0:
+        assert f"smstrio-bench-{report['run']}" not in listed.stdout
