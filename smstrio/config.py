@@ -255,6 +255,8 @@ class SenderSettings:
     batch_max: int = 500
     batch_linger: float = 0.02
     """How long a batch of outcomes that is not full waits for more before it is stored and acknowledged."""
+    summary_interval: float = 5.0
+    """Seconds between the ``summary`` log lines of this sender's own work; 0: none."""
 
     def __post_init__(self) -> None:
         _check(1 <= self.workers <= 100_000, f"workers must be within 1..100000, got {self.workers}")
@@ -269,6 +271,10 @@ class SenderSettings:
         )
         _check(_finite(self.grace) and self.grace >= 0, f"grace must be >= 0 seconds, got {self.grace}")
         _check(1 <= self.max_attempts <= 100, f"max attempts must be within 1..100, got {self.max_attempts}")
+        _check(
+            _finite(self.summary_interval) and self.summary_interval >= 0,
+            f"summary interval must be >= 0 seconds, got {self.summary_interval}",
+        )
         _check(
             _finite(self.batch_linger) and 0 <= self.batch_linger <= 1,
             f"batch linger must be within 0..1 seconds, got {self.batch_linger}",

@@ -127,6 +127,8 @@ class Sender:
         async with trio.open_nursery() as background:
             await background.start(self._gateway.run)
             await background.start(self._heartbeat)
+            if s.summary_interval > 0:
+                background.start_soon(self._summarize, s.summary_interval)
             async with trio.open_nursery() as pipeline:
                 pipeline.start_soon(self._record, results_recv)
                 pipeline.start_soon(self._work, deliveries_recv, results_send)
@@ -143,6 +145,7 @@ class Sender:
             failed=c.failed,
             invalid=c.invalid,
             duplicates=c.duplicates,
+            retried=c.retried,
         )
 
     async def _intake(
@@ -351,9 +354,32 @@ class Sender:
 
     async def _beat(self) -> None:
         c = self._counted
-        info = replace(self.info, sent=c.sent, failed=c.failed, invalid=c.invalid, last_seen=round(time.time(), 3))
+        seen = round(time.time(), 3)
+        info = replace(self.info, sent=c.sent, failed=c.failed, invalid=c.invalid, retried=c.retried, last_seen=seen)
         with contextlib.suppress(StoreError):  # the recorder reports Redis outages; the next beat will do
             await self._store.heartbeat(info, HEARTBEAT_TTL_S)
+
+    async def _summarize(self, interval: float) -> None:
+        """Every ``interval`` seconds, log what this sender did: its counts and its rate since the last line."""
+        settled, at = self._settled, trio.current_time()
+        while True:
+            await trio.sleep(interval)
+            st, now = self.statistics(), trio.current_time()
+            c = st.counted
+            event(
+                log,
+                "summary",
+                settled=st.settled,
+                sent=c.sent,
+                failed=c.failed,
+                invalid=c.invalid,
+                duplicates=c.duplicates,
+                retried=c.retried,
+                in_flight=st.received - st.settled,
+                buffered=st.buffered,
+                rate_per_s=round((st.settled - settled) / (now - at), 1),
+            )
+            settled, at = st.settled, now
 
     async def _stop_when_empty(self) -> None:
         idle_checks = 0

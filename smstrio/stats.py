@@ -86,6 +86,7 @@ class SenderInfo:
     sent: int = 0
     failed: int = 0
     invalid: int = 0
+    retried: int = 0
     last_seen: float = 0.0
 
     def to_fields(self) -> dict[str, str]:
@@ -107,6 +108,7 @@ class SenderInfo:
             sent=int(fields.get("sent", 0)),
             failed=int(fields.get("failed", 0)),
             invalid=int(fields.get("invalid", 0)),
+            retried=int(fields.get("retried", 0)),
             last_seen=float(fields.get("last_seen", 0.0)),
         )
 

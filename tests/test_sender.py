@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import logging
 import math
 import random
 import time
@@ -519,3 +520,42 @@ async def test_without_max_attempts_a_failure_is_final(autojump_clock: MockClock
 
     assert sum(gateway.attempts.values()) == 8
     assert (store.totals.failed, store.totals.retried) == (8, 0)
+
+
+async def test_sender_logs_a_summary_of_its_own_work_every_interval(
+    autojump_clock: MockClock, queue_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every summary_interval a "summary" line gives this sender's counts so far and its rate since the last line."""
+    caplog.set_level(logging.INFO, logger="smstrio.sender")
+    broker, store = MemoryBroker(), MemoryStore(clock=trio.current_time)
+    await _publish(broker, queue_name, 8)
+    settings = _settings(queue_name, workers=2, mean=1.0, summary_interval=2.5)  # 2 sends a second until t=4
+
+    with trio.fail_after(CAP_S):
+        async with trio.open_nursery() as nursery:
+            sender: Sender = await nursery.start(run_sender, settings, broker, store, _simulated(settings))
+            await trio.sleep(5.5)
+            sender.stop()
+
+    fields: collections.defaultdict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+    for record in caplog.records:
+        fields[record.getMessage()].append(getattr(record, "fields", {}))
+    summaries = fields["summary"]
+    assert [(s["settled"], s["sent"], s["rate_per_s"], s["in_flight"]) for s in summaries] == [
+        (4, 4, 1.6, 2),
+        (8, 8, 1.6, 0),
+    ]
+    assert fields["stopped"][0]["retried"] == 0
+
+
+async def test_a_zero_summary_interval_logs_no_summary(
+    autojump_clock: MockClock, queue_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """summary_interval 0 turns the summary lines off."""
+    caplog.set_level(logging.INFO, logger="smstrio.sender")
+    broker, store = MemoryBroker(), MemoryStore(clock=trio.current_time)
+    await _publish(broker, queue_name, 4)
+    settings = _settings(queue_name, workers=2, mean=1.0, summary_interval=0.0, until_empty=True)
+    await _drain(settings, broker, store, _simulated(settings))
+    assert store.totals.sent == 4
+    assert not [r for r in caplog.records if r.getMessage() == "summary"]

@@ -149,10 +149,10 @@ def test_sender_info_round_trips_through_fields(info: SenderInfo) -> None:
 def test_sender_info_from_fields_defaults_the_counters() -> None:
     """A heartbeat hash without counters reads as zero counts."""
     fields = sender("s1").to_fields()
-    for key in ("sent", "failed", "invalid", "last_seen"):
+    for key in ("sent", "failed", "invalid", "retried", "last_seen"):
         del fields[key]
     info = SenderInfo.from_fields(fields)
-    assert (info.sent, info.failed, info.invalid, info.last_seen) == (0, 0, 0, 0.0)
+    assert (info.sent, info.failed, info.invalid, info.retried, info.last_seen) == (0, 0, 0, 0, 0.0)
 
 
 def test_totals_from_fields_reads_integers_and_defaults_missing() -> None:
@@ -181,6 +181,7 @@ def test_snapshot_to_json_has_exactly_the_documented_keys() -> None:
         "sent": 0,
         "failed": 0,
         "invalid": 0,
+        "retried": 0,
         "last_seen": 0.0,
     }
 

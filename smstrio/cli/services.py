@@ -95,6 +95,7 @@ def send(
     max_attempts: int | None = None,
     retry_delay: float | None = None,
     until_empty: bool = False,
+    summary_interval: float | None = None,
     seed: int | None = None,
     flags: ServiceFlags = DEFAULT_FLAGS,
 ) -> None:
@@ -121,6 +122,9 @@ def send(
         Seconds before the first retry, doubling for each further one [env SENDER_RETRY_DELAY; default 1].
     until_empty
         Stop by itself once the queue (and its retries) is empty and every delivery is settled.
+    summary_interval
+        Seconds between "summary" log lines of this sender's own counts and rate; 0 turns them off
+        [env SENDER_SUMMARY_INTERVAL; default 5].
     seed
         Seed the random generator (send times and failures).
     """
@@ -136,6 +140,7 @@ def send(
         max_attempts=src.pick(max_attempts, ("SENDER_MAX_ATTEMPTS",), as_int, 1),
         retry_delay=src.pick(retry_delay, ("SENDER_RETRY_DELAY",), as_float, 1.0),
         until_empty=until_empty,
+        summary_interval=src.pick(summary_interval, ("SENDER_SUMMARY_INTERVAL",), as_float, 5.0),
         seed=seed,
     )
     rng = random.Random(seed)
