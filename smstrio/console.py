@@ -7,7 +7,8 @@ so each interval overwrites the last one in place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 BAR_WIDTH = 30
@@ -122,3 +123,33 @@ def redraw(lines: Sequence[str], previous: int) -> str:
     """Text that replaces the ``previous`` lines last drawn with ``lines`` (each line cleared to its end)."""
     up = f"\x1b[{previous}F" if previous else ""
     return up + "".join(f"{line}\x1b[K\n" for line in lines) + "\x1b[J"
+
+
+def progress_line(done: int, total: int, seconds: float) -> str:
+    """``produce [####......] 4,000/10,000  40%  8,000 msg/s  ETA 0.8s``: one line for a terminal."""
+    share = done / total if total else 1.0
+    rate = done / seconds if seconds > 0 else 0.0
+    eta = (total - done) / rate if rate > 0 else None
+    return f"produce {bar(share)} {done:,}/{total:,} {share:4.0%}  {rate:,.0f} msg/s  ETA {duration(eta)}"
+
+
+class ProgressBar:
+    """A progress line redrawn in place on a terminal, at most every ``every`` seconds (``\\r``, erase line)."""
+
+    def __init__(self, total: int, write: Callable[[str], object], clock: Callable[[], float], every: float = 0.1):
+        self._total = total
+        self._write = write
+        self._clock = clock
+        self._every = every
+        self._started = clock()
+        self._shown = -math.inf
+
+    def update(self, done: int) -> None:
+        now = self._clock()
+        if done >= self._total or now - self._shown >= self._every:
+            self._shown = now
+            self._write("\r" + progress_line(done, self._total, now - self._started) + "\x1b[K")
+
+    def finish(self) -> None:
+        """End the line, so what is printed next starts on a line of its own."""
+        self._write("\n")

@@ -14,6 +14,7 @@ import functools
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -53,9 +54,13 @@ async def run_producer(
     store: StatsStore,
     *,
     rng: random.Random | None = None,
+    progress: Callable[[int], None] | None = None,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> ProduceSummary:
-    """Publish ``settings.count`` alerts; hand the run id to ``task_status``; return the summary."""
+    """Publish ``settings.count`` alerts; hand the run id to ``task_status``; return the summary.
+
+    ``progress``, if given, is called with the number confirmed so far after each window.
+    """
     rng = rng or random.Random(settings.seed)
     queue = settings.common.queue
     run = new_run_id(rng)
@@ -95,6 +100,8 @@ async def run_producer(
                     errors=(StoreError,),
                 )
                 confirmed += len(confirmed_seqs)
+                if progress is not None:
+                    progress(confirmed)
             pending = [m for m, ok in zip(pending, flags, strict=True) if not ok]
             if pending:
                 refusals += 1

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
-from smstrio.console import LiveTable, bar, duration, eta_s, redraw, render
-from tests.conftest import AMQP_URL, REDIS_URL, SNAPSHOT_KEYS
+from smstrio.adapters.bridge import open_bridge
+from smstrio.adapters.redisstore import RedisStore
+from smstrio.console import LiveTable, ProgressBar, bar, duration, eta_s, progress_line, redraw, render
+from tests.conftest import AMQP_URL, REDIS_URL, SNAPSHOT_KEYS, delete_queues
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -128,6 +132,17 @@ def test_live_table_draws_each_frame_over_the_last() -> None:
     assert third.startswith(f"\x1b[{len(render(_stats(senders=[])))}F")
 
 
+@pytest.fixture
+async def cleanup(queue_name: str) -> AsyncIterator[None]:
+    """Delete the queues the test's processes declared (a monitor declares them too) and their statistics."""
+    yield
+    async with open_bridge():
+        await delete_queues(queue_name)
+        store = await RedisStore.connect(REDIS_URL, queue_name)
+        await store.reset()
+        await store.aclose()
+
+
 def _env(queue: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"MONITOR_TOKEN", "MONITOR_PORT"}}
     return {**env, "AMQP_URL": AMQP_URL, "REDIS_URL": REDIS_URL, "QUEUE_NAME": queue}
@@ -162,7 +177,7 @@ async def _monitor_output(queue: str, cwd: Path, *flags: str, tty: bool, marker:
 
 
 @pytest.mark.services
-async def test_monitor_prints_json_lines_on_a_pipe(queue_name: str, tmp_path: Path) -> None:
+async def test_monitor_prints_json_lines_on_a_pipe(queue_name: str, tmp_path: Path, cleanup: None) -> None:
     """With stdout not a terminal, smstrio monitor prints one /stats JSON object per interval, nothing else."""
     output = await _monitor_output(queue_name, tmp_path, tty=False, marker=b"\n")
 
@@ -173,7 +188,7 @@ async def test_monitor_prints_json_lines_on_a_pipe(queue_name: str, tmp_path: Pa
 
 
 @pytest.mark.services
-async def test_monitor_draws_a_live_table_on_a_terminal(queue_name: str, tmp_path: Path) -> None:
+async def test_monitor_draws_a_live_table_on_a_terminal(queue_name: str, tmp_path: Path, cleanup: None) -> None:
     """On a terminal smstrio monitor redraws a table in place each interval; --json prints JSON lines there too."""
     table = await _monitor_output(queue_name, tmp_path, tty=True, marker=b"\x1b[J")
     as_json = await _monitor_output(queue_name, tmp_path, "--json", tty=True, marker=b"\n")
@@ -186,3 +201,58 @@ async def test_monitor_draws_a_live_table_on_a_terminal(queue_name: str, tmp_pat
     json_lines = [json.loads(line) for line in as_json.splitlines() if line.startswith('{"queue"')]
     assert len(json_lines) >= 3
     assert "\x1b[" not in as_json
+
+
+def test_progress_line_shows_count_share_rate_and_eta() -> None:
+    """The produce progress line shows the confirmed count of the total, the share, the rate and the time left."""
+    line = progress_line(4000, 10000, 0.5)
+    assert line.startswith("produce [" + "#" * 12 + "." * 18 + "]")
+    assert "4,000/10,000  40%" in line
+    assert "8,000 msg/s" in line
+    assert line.endswith("ETA 0.8s")
+
+
+def test_progress_bar_redraws_in_place_at_most_every_tenth_of_a_second_and_always_at_the_end() -> None:
+    """Updates closer than the throttle are skipped, the last one never is, and finish ends the line."""
+    now = [0.0]
+    written: list[str] = []
+    progress = ProgressBar(100, written.append, lambda: now[0])
+    for at, done in ((0.05, 10), (0.06, 20), (0.2, 30), (0.21, 100)):
+        now[0] = at
+        progress.update(done)
+    progress.finish()
+    assert [ANSI.sub("", w).split("]")[1].split()[0] for w in written[:-1]] == ["10/100", "30/100", "100/100"]
+    assert all(w.startswith("\r") and w.endswith("\x1b[K") for w in written[:-1])
+    assert written[-1] == "\n"
+
+
+async def _produce_stderr(queue: str, cwd: Path, *, tty: bool) -> str:
+    """Run ``smstrio produce 3000 --window 500`` with stderr on a terminal or a pipe; return what it wrote there."""
+    argv = [sys.executable, "-m", "smstrio", "produce", "3000", "--window", "500"]
+    reader, writer = os.openpty() if tty else os.pipe()
+    output = b""
+    with trio.fail_after(30):
+        process = await trio.lowlevel.open_process(
+            argv, env=_env(queue), cwd=cwd, stderr=writer, stdout=subprocess.DEVNULL
+        )
+        os.close(writer)
+        async with trio.lowlevel.FdStream(reader) as stream:
+            try:
+                async for chunk in stream:
+                    output += chunk
+            except trio.BrokenResourceError:  # a terminal's reader gets EIO once the process closed it
+                pass
+        assert await process.wait() == 0
+    return output.decode()
+
+
+@pytest.mark.services
+async def test_produce_shows_a_progress_bar_on_a_terminal_only(queue_name: str, tmp_path: Path, cleanup: None) -> None:
+    """On a terminal smstrio produce redraws a progress bar up to 3,000/3,000; on a pipe it writes only log lines."""
+    on_terminal = await _produce_stderr(queue_name, tmp_path, tty=True)
+    on_pipe = await _produce_stderr(queue_name, tmp_path, tty=False)
+    frames = [f for f in on_terminal.split("\r") if f.startswith("produce [")]
+    assert frames
+    assert "3,000/3,000 100%" in ANSI.sub("", frames[-1])
+    assert "\r" not in on_pipe
+    assert all(json.loads(line)["level"] for line in on_pipe.splitlines())

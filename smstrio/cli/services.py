@@ -51,6 +51,8 @@ def produce(
 ) -> None:
     """Publish COUNT random SMS alerts, persistent and confirmed, then print a JSON summary.
 
+    On a terminal, a progress bar on stderr shows the confirmed count, the rate and the ETA.
+
     Parameters
     ----------
     count
@@ -69,11 +71,17 @@ def produce(
     )
 
     async def main() -> int:
+        bar = console.ProgressBar(settings.count, _write_err, trio.current_time) if sys.stderr.isatty() else None
         async with open_services(settings.common, name="smstrio produce") as (broker, store):
             with trio.CancelScope() as scope:
                 async with trio.open_nursery() as nursery:
                     await nursery.start(stop_on_signals, scope.cancel, scope)
-                    summary = await run_producer(settings, broker, store)
+                    try:
+                        progress = bar.update if bar is not None else None
+                        summary = await run_producer(settings, broker, store, progress=progress)
+                    finally:
+                        if bar is not None:
+                            bar.finish()
                     nursery.cancel_scope.cancel()
             if scope.cancelled_caught:
                 raise PublishError("interrupted; the messages confirmed so far are counted in produced")
@@ -205,6 +213,11 @@ def monitor(
             return await until_signalled(role, settings, broker, store)
 
     run_command("monitor", settings.common, main)
+
+
+def _write_err(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
 
 
 def _print_json_line(snap: StatsSnapshot) -> None:
