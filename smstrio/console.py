@@ -11,23 +11,16 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from smstrio.stats import eta
+
 BAR_WIDTH = 30
 _PERCENTILES = ("p50", "p90", "p95", "p99", "max")
 _SENDER_COLUMNS = ("sender", "workers", "mean", "fail%", "sent", "failed", "invalid", "seen")
 
 
 def eta_s(stats: Mapping[str, Any]) -> float | None:
-    """Seconds until every produced message is processed at the current 5-second rate.
-
-    0 once nothing is left; ``None`` while nothing was produced or nothing is being processed.
-    """
-    remaining = stats["produced"] - stats["processed"]
-    if not stats["produced"]:
-        return None
-    if remaining <= 0:
-        return 0.0
-    rate = stats["throughput_per_s"]
-    return remaining / rate if rate > 0 else None
+    """The ETA of a ``/stats`` object, recomputed from its counts (:func:`smstrio.stats.eta`)."""
+    return eta(stats["produced"], stats["processed"], stats["throughput_per_s"])
 
 
 def duration(seconds: float | None) -> str:

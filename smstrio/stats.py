@@ -186,6 +186,8 @@ class StatsSnapshot:
     rate_1s: float = 0.0
     rate_60s: float = 0.0
     progress: float | None = None
+    eta_s: float | None = None
+    """Seconds until every produced message is processed at ``throughput_per_s``; see :func:`eta`."""
     service: Histogram = field(default_factory=Histogram)
     """The merged histogram behind ``service_time_s`` (µs), for ``GET /metrics``; not in :meth:`to_json`."""
     service_sum_us: int = 0
@@ -205,11 +207,25 @@ class StatsSnapshot:
 _NOT_JSON = frozenset({"service", "service_sum_us", "latency", "latency_sum_us"})
 
 
+def eta(produced: int, processed: int, rate_per_s: float) -> float | None:
+    """Seconds until ``processed`` reaches ``produced`` at ``rate_per_s``.
+
+    0 once nothing is left; ``None`` while nothing was produced or nothing is being processed.
+    """
+    if not produced:
+        return None
+    remaining = produced - processed
+    if remaining <= 0:
+        return 0.0
+    return round(remaining / rate_per_s, 3) if rate_per_s > 0 else None
+
+
 def snapshot(queue: str, view: StoreView, *, queue_depth: int | None, now: float) -> StatsSnapshot:
     """Combine a store view and the broker's queue depth into a snapshot."""
     t = view.totals
     timed = t.sent + t.failed
     processed = t.sent + t.failed + t.invalid
+    throughput = round(sum(view.recent[-RATE_WINDOW_S:]) / RATE_WINDOW_S, 3)
     return StatsSnapshot(
         queue=queue,
         produced=t.produced,
@@ -220,7 +236,7 @@ def snapshot(queue: str, view: StoreView, *, queue_depth: int | None, now: float
         retried=t.retried,
         processed=processed,
         avg_time_s=round(t.service_us / timed / 1e6, 6) if timed else None,
-        throughput_per_s=round(sum(view.recent[-RATE_WINDOW_S:]) / RATE_WINDOW_S, 3),
+        throughput_per_s=throughput,
         queue_depth=queue_depth,
         senders=tuple(sorted(view.senders, key=lambda s: s.id)),
         updated_at=round(now, 3),
@@ -229,6 +245,7 @@ def snapshot(queue: str, view: StoreView, *, queue_depth: int | None, now: float
         rate_1s=float(view.recent[-1]) if view.recent else 0.0,
         rate_60s=round(sum(view.recent[-RATE_HISTORY_S:]) / RATE_HISTORY_S, 3),
         progress=round(processed / t.produced, 6) if t.produced else None,
+        eta_s=eta(t.produced, processed, throughput),
         service=view.service,
         service_sum_us=t.service_us,
         latency=view.latency,

@@ -38,6 +38,7 @@ SNAPSHOT_KEYS = frozenset(
         "processed",
         "avg_time_s",
         "throughput_per_s",
+        "eta_s",
         "queue_depth",
         "senders",
         "updated_at",

@@ -115,6 +115,7 @@ async def test_stats_serves_the_snapshot(queue_name: str) -> None:
         "rate_1s": 4.0,
         "rate_60s": 0.067,
         "progress": 0.5,
+        "eta_s": 5.0,  # 4 left at 0.8 a second
     }
     assert body["updated_at"] > 0
 
