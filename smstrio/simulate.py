@@ -24,8 +24,7 @@ import gc
 import logging
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
 
 import trio
 import trio.testing
@@ -40,9 +39,10 @@ from smstrio.message import Sms
 from smstrio.monitor import Monitor
 from smstrio.ports import Gateway, Outgoing
 from smstrio.producer import run_producer
-from smstrio.scenario import Scenario, SenderProfile, Thresholds
+from smstrio.scenario import Scenario, SenderProfile
 from smstrio.sender import Sender, run_sender
 from smstrio.stats import Counted, OutcomeRecord
+from smstrio.summary import SenderSummary, SimulationSummary, evaluate, seconds
 from smstrio.web import create_app, serve_http
 
 log = logging.getLogger(__name__)
@@ -121,87 +121,6 @@ class _CountingStore(MemoryStore):
         if t.sent + t.failed + t.invalid >= self.target:
             self.done.set()
         return counted
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SenderSummary:
-    """What one simulated sender did."""
-
-    name: str
-    workers: int
-    mean_s: float
-    failure_rate: float
-    distribution: str
-    sent: int
-    failed: int
-    p50_s: float
-    p99_s: float
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ThresholdResult:
-    """One threshold of the scenario: its limit, the measured value, whether the run stayed within it."""
-
-    name: str
-    limit: float
-    actual: float
-    passed: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SimulationSummary:
-    """The outcome of one simulated campaign. Times are seconds; simulated seconds under a MockClock."""
-
-    messages: int
-    sent: int
-    failed: int
-    complete: bool
-    """Every message was processed (False when stopped early)."""
-    virtual_time: bool
-    seed: int
-    duration_s: float
-    """From the first publish to the last outcome counted (after a stop, including the sends it let finish)."""
-    throughput_per_s: float | None
-    """Outcomes per second over the duration; ``None`` when the duration is 0."""
-    failure_rate: float
-    """Observed: failed / (sent + failed), 0 before any outcome."""
-    p50_s: float
-    p90_s: float
-    p95_s: float
-    p99_s: float
-    max_s: float
-    senders: tuple[SenderSummary, ...]
-    thresholds: tuple[ThresholdResult, ...]
-    histogram: Histogram = field(compare=False, repr=False)
-    """Every send time in microseconds, mergeable with other runs' histograms."""
-
-    @property
-    def passed(self) -> bool:
-        """Complete, and within every threshold."""
-        return self.complete and all(t.passed for t in self.thresholds)
-
-    def to_json(self) -> dict[str, Any]:
-        data = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "histogram"}
-        data["senders"] = [asdict(s) for s in self.senders]
-        data["thresholds"] = [asdict(t) for t in self.thresholds]
-        data["passed"] = self.passed
-        data["service_time_us"] = self.histogram.to_dict()
-        return data
-
-
-def _seconds(us: int) -> float:
-    return round(us / 1e6, 6)
-
-
-def evaluate(thresholds: Thresholds, *, p99_s: float, failure_rate: float, duration_s: float) -> list[ThresholdResult]:
-    """Each threshold that is set, checked against the measured value (at or below the limit passes)."""
-    measured = {"max_p99_s": p99_s, "max_failure_rate": failure_rate, "max_duration_s": duration_s}
-    results = []
-    for name, actual in measured.items():
-        limit = getattr(thresholds, name)
-        if limit is not None:
-            results.append(ThresholdResult(name=name, limit=limit, actual=actual, passed=actual <= limit))
-    return results
 
 
 class Simulation:
@@ -325,7 +244,7 @@ class Simulation:
         timed = t.sent + t.failed
         duration_s = round(duration_s, 6)
         failure_rate = round(t.failed / timed, 6) if timed else 0.0
-        p99_s = _seconds(hist.percentile(99))
+        p99_s = seconds(hist.percentile(99))
         senders = tuple(
             SenderSummary(
                 name=name,
@@ -335,8 +254,8 @@ class Simulation:
                 distribution=profile.distribution.value,
                 sent=sender.statistics().counted.sent,
                 failed=sender.statistics().counted.failed,
-                p50_s=_seconds(gateway.histogram.percentile(50)),
-                p99_s=_seconds(gateway.histogram.percentile(99)),
+                p50_s=seconds(gateway.histogram.percentile(50)),
+                p99_s=seconds(gateway.histogram.percentile(99)),
             )
             for name, profile, sender, gateway in zip(
                 sc.sender_names, sc.senders, self._senders, self._gateways, strict=True
@@ -352,11 +271,11 @@ class Simulation:
             duration_s=duration_s,
             throughput_per_s=round(timed / duration_s, 3) if duration_s > 0 else None,
             failure_rate=failure_rate,
-            p50_s=_seconds(hist.percentile(50)),
-            p90_s=_seconds(hist.percentile(90)),
-            p95_s=_seconds(hist.percentile(95)),
+            p50_s=seconds(hist.percentile(50)),
+            p90_s=seconds(hist.percentile(90)),
+            p95_s=seconds(hist.percentile(95)),
             p99_s=p99_s,
-            max_s=_seconds(hist.max),
+            max_s=seconds(hist.max),
             senders=senders,
             thresholds=tuple(evaluate(sc.thresholds, p99_s=p99_s, failure_rate=failure_rate, duration_s=duration_s)),
             histogram=hist,
@@ -396,109 +315,3 @@ def _fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*previous)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Plan:
-    """The answer of :func:`fewest_workers` and the runs that led to it."""
-
-    workers: int | None
-    """The fewest workers that passed; ``None`` when even the most allowed did not."""
-    trials: tuple[tuple[int, SimulationSummary], ...]
-    """Each run, in the order made: its worker count and summary."""
-    proof: SimulationSummary
-    """The run at ``workers`` (or at the most allowed, which failed)."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "workers": self.workers,
-            "trials": [{"workers": w, "duration_s": s.duration_s, "passed": s.passed} for w, s in self.trials],
-            "summary": self.proof.to_json(),
-        }
-
-
-async def fewest_workers(scenario: Scenario, *, max_workers: int) -> Plan:
-    """The fewest workers for the scenario's one sender that pass its thresholds: a binary search over runs.
-
-    Every run uses the same seed (drawn once when the scenario has none), and passing is
-    assumed monotonic in the worker count, which holds exactly for constant send times
-    and closely for random ones. Run it under a MockClock: each run then takes no real waiting.
-    """
-    if len(scenario.senders) != 1:
-        raise ValueError("planning needs a scenario with exactly one sender")
-    if scenario.seed is None:
-        scenario = replace(scenario, seed=random.SystemRandom().randrange(2**32))
-    trials: list[tuple[int, SimulationSummary]] = []
-    passing: dict[int, SimulationSummary] = {}
-
-    async def passes(workers: int) -> bool:
-        profile = replace(scenario.senders[0], workers=workers)
-        summary = await run_simulation(replace(scenario, senders=(profile,)))
-        trials.append((workers, summary))
-        event(log, "plan trial", workers=workers, duration_s=summary.duration_s, passed=summary.passed)
-        if summary.passed:
-            passing[workers] = summary
-        return summary.passed
-
-    if not await passes(max_workers):
-        return Plan(workers=None, trials=tuple(trials), proof=trials[-1][1])
-    failing, passed = 0, max_workers
-    while passed - failing > 1:
-        middle = (failing + passed) // 2
-        if await passes(middle):
-            passed = middle
-        else:
-            failing = middle
-    return Plan(workers=passed, trials=tuple(trials), proof=passing[passed])
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f}µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f}ms"
-    return f"{seconds:.3f}s"
-
-
-def render(summary: SimulationSummary) -> str:
-    """The summary as a human reads it, in the manner of k6: thresholds first, then the metrics."""
-    s = summary
-    lines = [
-        f"  simulated {s.messages} messages on {len(s.senders)} sender(s), "
-        f"{sum(x.workers for x in s.senders)} workers, seed {s.seed}, "
-        f"{'virtual' if s.virtual_time else 'real'} time{'' if s.complete else ' (STOPPED EARLY)'}",
-        "",
-    ]
-    for t in s.thresholds:
-        mark, op = ("✓", "<=") if t.passed else ("✗", ">")
-        lines.append(f"  {mark} {t.name:.<20}: {t.actual:g} {op} {t.limit:g}")
-    if s.thresholds:
-        lines.append("")
-    timed = s.sent + s.failed
-
-    def share(n: int) -> str:
-        return f"{100 * n / timed:.2f}%" if timed else "-"
-
-    throughput = f"{s.throughput_per_s:g}/s" if s.throughput_per_s is not None else "-"
-    rows = [
-        ("processed", f"{timed} of {s.messages}"),
-        ("sent", f"{s.sent:<10} {share(s.sent)}"),
-        ("failed", f"{s.failed:<10} {share(s.failed)}"),
-        ("duration", _duration(s.duration_s) + (" simulated" if s.virtual_time else "")),
-        ("throughput", throughput),
-        (
-            "service_time",
-            f"p(50)={_duration(s.p50_s)} p(90)={_duration(s.p90_s)} p(95)={_duration(s.p95_s)} "
-            f"p(99)={_duration(s.p99_s)} max={_duration(s.max_s)}",
-        ),
-    ]
-    rows += [
-        (
-            x.name,
-            f"{x.workers} workers, {x.distribution} mean {_duration(x.mean_s)}, failure rate {x.failure_rate:g}: "
-            f"sent={x.sent} failed={x.failed} p(50)={_duration(x.p50_s)} p(99)={_duration(x.p99_s)}",
-        )
-        for x in s.senders
-    ]
-    lines += [f"  {name:.<22}: {value}" for name, value in rows]
-    return "\n".join(lines)

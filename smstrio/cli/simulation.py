@@ -29,7 +29,8 @@ from smstrio.nursery.signals import stop_on_signals
 from smstrio.scenario import Scenario, SenderProfile, Thresholds, load_scenario, parse_sender_spec
 
 if TYPE_CHECKING:
-    from smstrio.simulate import Simulation, SimulationSummary
+    from smstrio.simulate import Simulation
+    from smstrio.summary import SimulationSummary
 
 
 def _virtual_clock(virtual: bool) -> trio.abc.Clock | None:
@@ -134,7 +135,8 @@ def simulate(
     if interval is None:
         interval = max(1.0, round(campaign.ideal_duration_s / 10)) if virtual_time else 1.0
     # Imported here: the simulation brings the monitor's web stack, which the other commands need not load.
-    from smstrio.simulate import render, run_simulation
+    from smstrio.simulate import run_simulation
+    from smstrio.summary import render
 
     summaries: list[SimulationSummary] = []
 
@@ -209,7 +211,8 @@ def plan(
         messages=messages, senders=(profile,), seed=seed, thresholds=Thresholds(max_duration_s=target_duration)
     )
 
-    from smstrio.simulate import fewest_workers, render  # see simulate()
+    from smstrio.plan import fewest_workers  # see simulate()
+    from smstrio.summary import render
 
     async def main() -> int:
         with trio.CancelScope() as scope:

@@ -1,0 +1,143 @@
+"""What a simulated campaign did: the summary of a run, its thresholds, and the k6-style text. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from smstrio.histogram import Histogram
+from smstrio.scenario import Thresholds
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SenderSummary:
+    """What one simulated sender did."""
+
+    name: str
+    workers: int
+    mean_s: float
+    failure_rate: float
+    distribution: str
+    sent: int
+    failed: int
+    p50_s: float
+    p99_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThresholdResult:
+    """One threshold of the scenario: its limit, the measured value, whether the run stayed within it."""
+
+    name: str
+    limit: float
+    actual: float
+    passed: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimulationSummary:
+    """The outcome of one simulated campaign. Times are seconds; simulated seconds under a MockClock."""
+
+    messages: int
+    sent: int
+    failed: int
+    complete: bool
+    """Every message was processed (False when stopped early)."""
+    virtual_time: bool
+    seed: int
+    duration_s: float
+    """From the first publish to the last outcome counted (after a stop, including the sends it let finish)."""
+    throughput_per_s: float | None
+    """Outcomes per second over the duration; ``None`` when the duration is 0."""
+    failure_rate: float
+    """Observed: failed / (sent + failed), 0 before any outcome."""
+    p50_s: float
+    p90_s: float
+    p95_s: float
+    p99_s: float
+    max_s: float
+    senders: tuple[SenderSummary, ...]
+    thresholds: tuple[ThresholdResult, ...]
+    histogram: Histogram = field(compare=False, repr=False)
+    """Every send time in microseconds, mergeable with other runs' histograms."""
+
+    @property
+    def passed(self) -> bool:
+        """Complete, and within every threshold."""
+        return self.complete and all(t.passed for t in self.thresholds)
+
+    def to_json(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "histogram"}
+        data["senders"] = [asdict(s) for s in self.senders]
+        data["thresholds"] = [asdict(t) for t in self.thresholds]
+        data["passed"] = self.passed
+        data["service_time_us"] = self.histogram.to_dict()
+        return data
+
+
+def seconds(us: int) -> float:
+    """Microseconds as seconds, rounded to the microsecond."""
+    return round(us / 1e6, 6)
+
+
+def evaluate(thresholds: Thresholds, *, p99_s: float, failure_rate: float, duration_s: float) -> list[ThresholdResult]:
+    """Each threshold that is set, checked against the measured value (at or below the limit passes)."""
+    measured = {"max_p99_s": p99_s, "max_failure_rate": failure_rate, "max_duration_s": duration_s}
+    results = []
+    for name, actual in measured.items():
+        limit = getattr(thresholds, name)
+        if limit is not None:
+            results.append(ThresholdResult(name=name, limit=limit, actual=actual, passed=actual <= limit))
+    return results
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f}µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f}ms"
+    return f"{seconds:.3f}s"
+
+
+def render(summary: SimulationSummary) -> str:
+    """The summary as a human reads it, in the manner of k6: thresholds first, then the metrics."""
+    s = summary
+    lines = [
+        f"  simulated {s.messages} messages on {len(s.senders)} sender(s), "
+        f"{sum(x.workers for x in s.senders)} workers, seed {s.seed}, "
+        f"{'virtual' if s.virtual_time else 'real'} time{'' if s.complete else ' (STOPPED EARLY)'}",
+        "",
+    ]
+    for t in s.thresholds:
+        mark, op = ("✓", "<=") if t.passed else ("✗", ">")
+        lines.append(f"  {mark} {t.name:.<20}: {t.actual:g} {op} {t.limit:g}")
+    if s.thresholds:
+        lines.append("")
+    timed = s.sent + s.failed
+
+    def share(n: int) -> str:
+        return f"{100 * n / timed:.2f}%" if timed else "-"
+
+    throughput = f"{s.throughput_per_s:g}/s" if s.throughput_per_s is not None else "-"
+    rows = [
+        ("processed", f"{timed} of {s.messages}"),
+        ("sent", f"{s.sent:<10} {share(s.sent)}"),
+        ("failed", f"{s.failed:<10} {share(s.failed)}"),
+        ("duration", _duration(s.duration_s) + (" simulated" if s.virtual_time else "")),
+        ("throughput", throughput),
+        (
+            "service_time",
+            f"p(50)={_duration(s.p50_s)} p(90)={_duration(s.p90_s)} p(95)={_duration(s.p95_s)} "
+            f"p(99)={_duration(s.p99_s)} max={_duration(s.max_s)}",
+        ),
+    ]
+    rows += [
+        (
+            x.name,
+            f"{x.workers} workers, {x.distribution} mean {_duration(x.mean_s)}, failure rate {x.failure_rate:g}: "
+            f"sent={x.sent} failed={x.failed} p(50)={_duration(x.p50_s)} p(99)={_duration(x.p99_s)}",
+        )
+        for x in s.senders
+    ]
+    lines += [f"  {name:.<22}: {value}" for name, value in rows]
+    return "\n".join(lines)
