@@ -23,6 +23,17 @@ _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("smstr
 THIRD_PARTY_LOGGERS = ("aiormq", "asyncio", "trio_asyncio", "hypercorn", "redis", "quart")
 
 
+class _ReportedByUs(logging.Filter):
+    """Drops aiormq's own error line for a failed connect: the adapter raises the same failure as
+    one line of ours (at start) or logs it with the retry (on reconnect)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("error when creating transport")
+
+
+_REPORTED_BY_US = _ReportedByUs()
+
+
 @contextlib.contextmanager
 def bind(**fields: Any) -> Iterator[None]:
     """Add ``fields`` to every record logged in this context until the block ends."""
@@ -84,6 +95,9 @@ def setup(level: str = "INFO", log_file: Path | None = None, stream: TextIO | No
     root.setLevel(level)
     root.propagate = False
     # Libraries (aiormq, hypercorn, redis) log through the same JSON lines, warnings and up only.
+    connection = logging.getLogger("aiormq.connection")
+    if _REPORTED_BY_US not in connection.filters:
+        connection.addFilter(_REPORTED_BY_US)
     for name in THIRD_PARTY_LOGGERS:
         library = logging.getLogger(name)
         library.handlers = list(root.handlers)
