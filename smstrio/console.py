@@ -15,7 +15,7 @@ from smstrio.stats import eta
 
 BAR_WIDTH = 30
 _PERCENTILES = ("p50", "p90", "p95", "p99", "max")
-_SENDER_COLUMNS = ("sender", "workers", "mean", "fail%", "sent", "failed", "invalid", "seen")
+_SENDER_COLUMNS = ("sender", "workers", "mean", "fail%", "sent", "failed", "invalid", "retried", "seen")
 
 
 def eta_s(stats: Mapping[str, Any]) -> float | None:
@@ -90,6 +90,7 @@ def render(stats: Mapping[str, Any]) -> list[str]:
                 f"{s['sent']:,}",
                 f"{s['failed']:,}",
                 f"{s['invalid']:,}",
+                f"{s['retried']:,}",
                 f"{max(0.0, updated - s['last_seen']):.1f}s ago",
             ]
             for s in stats["senders"]

@@ -54,6 +54,7 @@ def _stats(**changes: Any) -> dict[str, Any]:
                 "sent": 4_000,
                 "failed": 500,
                 "invalid": 1,
+                "retried": 3,
                 "last_seen": 999.5,
             }
         ],
@@ -102,7 +103,7 @@ def test_render_shows_every_number() -> None:
     assert "1s 480.0  5s 500.0  60s 300.5  mean send 50.0ms" in text
     assert re.search(r"^service\s+40\.0ms\s+90\.0ms\s+120\.0ms\s+200\.0ms\s+1\.500s$", text, re.M)
     assert re.search(r"^latency\s+-\s+-\s+-\s+-\s+-$", text, re.M)
-    assert re.search(r"^host-7-abcd\s+20\s+50\.0ms\s+10\s+4,000\s+500\s+1\s+0\.5s ago$", text, re.M)
+    assert re.search(r"^host-7-abcd\s+20\s+50\.0ms\s+10\s+4,000\s+500\s+1\s+3\s+0\.5s ago$", text, re.M)
 
 
 def test_render_without_senders_or_depth() -> None:

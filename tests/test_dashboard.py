@@ -102,8 +102,7 @@ def _assert_page_matches(page: Page, stats: dict[str, Any]) -> None:
     assert page.number("eta_s") == pytest.approx(stats["eta_s"])
     assert page.number("sender_count") == len(stats["senders"])
     assert page.senders == {
-        s["id"]: {"sent": str(s["sent"]), "failed": str(s["failed"]), "invalid": str(s["invalid"])}
-        for s in stats["senders"]
+        s["id"]: {key: str(s[key]) for key in ("sent", "failed", "invalid", "retried")} for s in stats["senders"]
     }
 
 
