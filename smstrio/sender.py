@@ -31,14 +31,14 @@ from typing import Any, TypeVar
 
 import trio
 
+from smstrio.attempt import Result, attempt
 from smstrio.config import SenderSettings
-from smstrio.errors import BrokerError, DecodeError, StoreError
+from smstrio.errors import BrokerError, StoreError
 from smstrio.logs import bind, event
-from smstrio.message import decode, parse_message_id
 from smstrio.nursery.batching import next_batch
 from smstrio.nursery.retry import retry
-from smstrio.ports import Broker, DeadLetter, Delivery, Gateway, Retry, StatsStore
-from smstrio.stats import Counted, Outcome, OutcomeRecord, SenderInfo
+from smstrio.ports import Broker, Delivery, Gateway, StatsStore
+from smstrio.stats import Counted, SenderInfo
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +52,6 @@ RECORD_GRACE_S = 5.0
 """After the grace period, how long the recorder may still try to store what finished."""
 EMPTY_CHECK_S = 0.5
 """With ``until_empty``, how often to look whether the queue and the pipeline are empty."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Result:
-    tag: int
-    record: OutcomeRecord
-    dead: DeadLetter | None = None
-    retry: Retry | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,7 +114,7 @@ class Sender:
         await self._broker.declare(s.common.queue)
         # Fed by the consumer callback with send_nowait: bounded by the prefetch (see module docstring).
         deliveries_send, deliveries_recv = trio.open_memory_channel[Delivery](s.effective_prefetch)
-        results_send, results_recv = trio.open_memory_channel[_Result](s.workers)
+        results_send, results_recv = trio.open_memory_channel[Result](s.workers)
         self._buffer = deliveries_recv
         async with trio.open_nursery() as background:
             await background.start(self._gateway.run)
@@ -257,7 +249,7 @@ class Sender:
         }
 
     async def _work(
-        self, deliveries: trio.MemoryReceiveChannel[Delivery], results: trio.MemorySendChannel[_Result]
+        self, deliveries: trio.MemoryReceiveChannel[Delivery], results: trio.MemorySendChannel[Result]
     ) -> None:
         async with deliveries, results:
             with self._work_scope:
@@ -268,50 +260,15 @@ class Sender:
                 event(log, "grace period over; unfinished sends go back to the queue", level=logging.WARNING)
 
     async def _worker(
-        self, number: int, deliveries: trio.MemoryReceiveChannel[Delivery], results: trio.MemorySendChannel[_Result]
+        self, number: int, deliveries: trio.MemoryReceiveChannel[Delivery], results: trio.MemorySendChannel[Result]
     ) -> None:
         with bind(worker=number):
             async with deliveries, results:
                 async for delivery in deliveries:
                     self._received += 1
-                    await results.send(await self._process(delivery))
+                    await results.send(await attempt(delivery, self._gateway, self.settings))
 
-    async def _process(self, delivery: Delivery) -> _Result:
-        try:
-            sms = decode(delivery.body)
-        except DecodeError as exc:
-            run: str | None = None
-            seq: int | None = None
-            if delivery.message_id:
-                with contextlib.suppress(DecodeError):
-                    run, seq = parse_message_id(delivery.message_id)
-            event(log, "invalid message", level=logging.WARNING, reason=str(exc), message_id=delivery.message_id)
-            return _Result(
-                delivery.tag,
-                OutcomeRecord(outcome=Outcome.INVALID, run=run, seq=seq),
-                DeadLetter(delivery.body, delivery.message_id, str(exc)),
-            )
-        started = trio.current_time()
-        try:
-            delivered = await self._gateway.send(sms)
-        except Exception as exc:  # a gateway error is a failed send, not a crashed worker
-            event(log, "gateway error", level=logging.WARNING, error=repr(exc), message_id=sms.message_id)
-            delivered = False
-        elapsed_us = round((trio.current_time() - started) * 1e6)
-        # created_at is the producer's wall clock, so latency is too; clock skew may make it negative.
-        latency_us = max(0, round((time.time() - sms.created_at) * 1e6))
-        s = self.settings
-        if not delivered and delivery.attempt < s.max_attempts:
-            delay = s.retry_delay * 2 ** (delivery.attempt - 1)
-            again = Retry(delivery.body, delivery.message_id, delivery.attempt + 1, delay)
-            return _Result(delivery.tag, OutcomeRecord(outcome=Outcome.RETRIED), retry=again)
-        outcome = Outcome.SENT if delivered else Outcome.FAILED
-        return _Result(
-            delivery.tag,
-            OutcomeRecord(outcome=outcome, service_us=elapsed_us, latency_us=latency_us, run=sms.run, seq=sms.seq),
-        )
-
-    async def _record(self, results: trio.MemoryReceiveChannel[_Result]) -> None:
+    async def _record(self, results: trio.MemoryReceiveChannel[Result]) -> None:
         """Store each batch of outcomes in one atomic step, then acknowledge the batch.
 
         Redis unavailable: retry the same batch with backoff; meanwhile the bounded channels

@@ -1,0 +1,70 @@
+"""What one delivery becomes: decode it, send it through the gateway, decide its outcome or its retry."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+import trio
+
+from smstrio.config import SenderSettings
+from smstrio.errors import DecodeError
+from smstrio.logs import event
+from smstrio.message import decode, parse_message_id
+from smstrio.ports import DeadLetter, Delivery, Gateway, Retry
+from smstrio.stats import Outcome, OutcomeRecord
+
+log = logging.getLogger("smstrio.sender")
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A delivery's outcome to record, with what to dead-letter or send back for a retry."""
+
+    tag: int
+    record: OutcomeRecord
+    dead: DeadLetter | None = None
+    retry: Retry | None = None
+
+
+async def attempt(delivery: Delivery, gateway: Gateway, s: SenderSettings) -> Result:
+    """Decode ``delivery``, send it through ``gateway`` and say what became of it.
+
+    Malformed: invalid, with a dead letter. A failed send before the last attempt: retried,
+    with the message to send back. Otherwise sent or failed, with its service time and
+    end-to-end latency.
+    """
+    try:
+        sms = decode(delivery.body)
+    except DecodeError as exc:
+        run: str | None = None
+        seq: int | None = None
+        if delivery.message_id:
+            with contextlib.suppress(DecodeError):
+                run, seq = parse_message_id(delivery.message_id)
+        event(log, "invalid message", level=logging.WARNING, reason=str(exc), message_id=delivery.message_id)
+        return Result(
+            delivery.tag,
+            OutcomeRecord(outcome=Outcome.INVALID, run=run, seq=seq),
+            DeadLetter(delivery.body, delivery.message_id, str(exc)),
+        )
+    started = trio.current_time()
+    try:
+        delivered = await gateway.send(sms)
+    except Exception as exc:  # a gateway error is a failed send, not a crashed worker
+        event(log, "gateway error", level=logging.WARNING, error=repr(exc), message_id=sms.message_id)
+        delivered = False
+    elapsed_us = round((trio.current_time() - started) * 1e6)
+    # created_at is the producer's wall clock, so latency is too; clock skew may make it negative.
+    latency_us = max(0, round((time.time() - sms.created_at) * 1e6))
+    if not delivered and delivery.attempt < s.max_attempts:
+        delay = s.retry_delay * 2 ** (delivery.attempt - 1)
+        again = Retry(delivery.body, delivery.message_id, delivery.attempt + 1, delay)
+        return Result(delivery.tag, OutcomeRecord(outcome=Outcome.RETRIED), retry=again)
+    outcome = Outcome.SENT if delivered else Outcome.FAILED
+    return Result(
+        delivery.tag,
+        OutcomeRecord(outcome=outcome, service_us=elapsed_us, latency_us=latency_us, run=sms.run, seq=sms.seq),
+    )
