@@ -41,6 +41,10 @@ def _seconds(value: float | None) -> str:
     return f"{value * 1000:.1f}ms" if value < 1 else f"{value:.3f}s"
 
 
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
 def bar(progress: float | None, width: int = BAR_WIDTH) -> str:
     """``[#####.....]`` filled in proportion to ``progress`` (0..1); all dots when unknown."""
     filled = 0 if progress is None else round(min(max(progress, 0.0), 1.0) * width)
@@ -68,7 +72,8 @@ def render(stats: Mapping[str, Any]) -> list[str]:
         f"  ETA {duration(eta_s(stats))}",
         f"counts    sent {stats['sent']:,}  failed {stats['failed']:,}  invalid {stats['invalid']:,}"
         f"  retried {stats['retried']:,}  duplicates {stats['duplicates']:,}",
-        f"queue     depth {'-' if depth is None else f'{depth:,}'}  senders {len(stats['senders'])}",
+        f"queue     depth {'-' if depth is None else f'{depth:,}'}  consumers {_count(stats.get('consumers'))}"
+        f"  senders {len(stats['senders'])}",
         f"rate/s    1s {stats['rate_1s']:,.1f}  5s {stats['throughput_per_s']:,.1f}  60s {stats['rate_60s']:,.1f}"
         f"  mean send {_seconds(stats['avg_time_s'])}",
         "",

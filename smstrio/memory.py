@@ -18,7 +18,7 @@ import trio
 
 from smstrio.errors import BrokerError
 from smstrio.histogram import Histogram
-from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, Retry
+from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, QueueInfo, Retry
 from smstrio.stats import RATE_HISTORY_S, Counted, Outcome, OutcomeRecord, SenderInfo, StoreView, Totals
 
 
@@ -167,6 +167,11 @@ class MemoryBroker:
         await trio.lowlevel.checkpoint()
         self._pump()
         return len(self._ready(queue)) + sum(1 for entry in self._delayed if entry[2] == queue)
+
+    async def queue_info(self, queue: str) -> QueueInfo:
+        depth = await self.queue_depth(queue)
+        consumers = sum(1 for c in self._consumers.values() if c.queue == queue and c.prefetch > 0)
+        return QueueInfo(depth=depth, consumers=consumers)
 
     async def watch(self) -> NoReturn:
         await self._lost.wait()

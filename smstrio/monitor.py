@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 async def collect(queue: str, broker: Broker, store: StatsStore) -> StatsSnapshot:
     """One fresh snapshot: the store's counters plus the broker's queue depth."""
     view = await store.view()
-    depth = await broker.queue_depth(queue)
-    return snapshot(queue, view, queue_depth=depth, now=time.time())
+    info = await broker.queue_info(queue)
+    return snapshot(queue, view, queue_depth=info.depth, consumers=info.consumers, now=time.time())
 
 
 @dataclass

@@ -59,6 +59,16 @@ class DeadLetter:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    """What the broker says of a queue right now."""
+
+    depth: int
+    """Messages ready in the queue plus those waiting in ``<queue>.retry``."""
+    consumers: int
+    """Consumers attached to the queue: one per sender process."""
+
+
 class Broker(Protocol):
     """A durable queue broker with publisher confirms and manual acks (one connection)."""
 
@@ -103,6 +113,9 @@ class Broker(Protocol):
 
     async def queue_depth(self, queue: str) -> int:
         """Messages ready in ``queue`` plus those waiting in ``<queue>.retry``, as the broker counts them."""
+
+    async def queue_info(self, queue: str) -> QueueInfo:
+        """The depth of ``queue`` (as :meth:`queue_depth`) and its consumer count, in one question."""
 
     async def watch(self) -> NoReturn:
         """Return never; raise :class:`~smstrio.errors.BrokerError` when the connection is lost."""

@@ -72,6 +72,9 @@ def render(snap: StatsSnapshot) -> str:
     family("smstrio_queue_depth", "gauge", "Messages ready in the queue (no sample when the broker did not say).")
     if snap.queue_depth is not None:
         out.append(f"smstrio_queue_depth{{{queue}}} {snap.queue_depth}")
+    family("smstrio_consumers", "gauge", "Consumers on the queue, one per sender process (no sample when unknown).")
+    if snap.consumers is not None:
+        out.append(f"smstrio_consumers{{{queue}}} {snap.consumers}")
     family("smstrio_senders", "gauge", "Live sender processes.")
     out.append(f"smstrio_senders{{{queue}}} {len(snap.senders)}")
 

@@ -179,6 +179,8 @@ class StatsSnapshot:
     retried: int = 0
     throughput_per_s: float
     queue_depth: int | None
+    consumers: int | None = None
+    """Consumers the broker counts on the queue (one per sender process); ``None`` when it did not say."""
     senders: Sequence[SenderInfo] = field(default_factory=tuple)
     updated_at: float = 0.0
     service_time_s: Percentiles = field(default_factory=Percentiles)
@@ -220,8 +222,10 @@ def eta(produced: int, processed: int, rate_per_s: float) -> float | None:
     return round(remaining / rate_per_s, 3) if rate_per_s > 0 else None
 
 
-def snapshot(queue: str, view: StoreView, *, queue_depth: int | None, now: float) -> StatsSnapshot:
-    """Combine a store view and the broker's queue depth into a snapshot."""
+def snapshot(
+    queue: str, view: StoreView, *, queue_depth: int | None, now: float, consumers: int | None = None
+) -> StatsSnapshot:
+    """Combine a store view and what the broker says of the queue into a snapshot."""
     t = view.totals
     timed = t.sent + t.failed
     processed = t.sent + t.failed + t.invalid
@@ -238,6 +242,7 @@ def snapshot(queue: str, view: StoreView, *, queue_depth: int | None, now: float
         avg_time_s=round(t.service_us / timed / 1e6, 6) if timed else None,
         throughput_per_s=throughput,
         queue_depth=queue_depth,
+        consumers=consumers,
         senders=tuple(sorted(view.senders, key=lambda s: s.id)),
         updated_at=round(now, 3),
         service_time_s=Percentiles.of(view.service),

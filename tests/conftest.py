@@ -39,6 +39,7 @@ SNAPSHOT_KEYS = frozenset(
         "avg_time_s",
         "throughput_per_s",
         "eta_s",
+        "consumers",
         "queue_depth",
         "senders",
         "updated_at",

@@ -38,6 +38,7 @@ def _stats(**changes: Any) -> dict[str, Any]:
         "rate_60s": 300.5,
         "progress": 0.4501,
         "queue_depth": 5_499,
+        "consumers": 1,
         "updated_at": 1000.0,
         "service_time_s": {"p50": 0.04, "p90": 0.09, "p95": 0.12, "p99": 0.2, "max": 1.5},
         "latency_s": {"p50": None, "p90": None, "p95": None, "p99": None, "max": None},
@@ -99,7 +100,7 @@ def test_render_shows_every_number() -> None:
     assert lines[0] == "smstrio monitor  queue alerts"
     assert "[##############................] 45.0%  4,501/10,000  ETA 11.0s" in text
     assert "sent 4,000  failed 500  invalid 1  retried 3  duplicates 2" in text
-    assert "depth 5,499  senders 1" in text
+    assert "depth 5,499  consumers 1  senders 1" in text
     assert "1s 480.0  5s 500.0  60s 300.5  mean send 50.0ms" in text
     assert re.search(r"^service\s+40\.0ms\s+90\.0ms\s+120\.0ms\s+200\.0ms\s+1\.500s$", text, re.M)
     assert re.search(r"^latency\s+-\s+-\s+-\s+-\s+-$", text, re.M)
@@ -108,9 +109,9 @@ def test_render_shows_every_number() -> None:
 
 def test_render_without_senders_or_depth() -> None:
     """With no live sender the sender table is left out, and an unknown queue depth shows as -."""
-    lines = render(_stats(senders=[], queue_depth=None))
+    lines = render(_stats(senders=[], queue_depth=None, consumers=None))
 
-    assert "depth -  senders 0" in "\n".join(lines)
+    assert "depth -  consumers -  senders 0" in "\n".join(lines)
     assert not any(line.startswith("sender") for line in lines)
 
 

@@ -28,7 +28,7 @@ from tests.test_web import http_get
 pytestmark = pytest.mark.services
 
 INTERVAL_S = 0.5
-COUNTERS = ("produced", "processed", "sent", "failed", "invalid", "retried", "duplicates", "queue_depth")
+COUNTERS = ("produced", "processed", "sent", "failed", "invalid", "retried", "duplicates", "queue_depth", "consumers")
 RATES = ("throughput_per_s", "rate_1s", "rate_60s", "avg_time_s", "progress")
 PERCENTILES = ("p50", "p90", "p95", "p99", "max")
 

@@ -24,9 +24,9 @@ from smstrio.histogram import RELATIVE_ERROR, Histogram, bucket_key, nearest_ran
 from smstrio.keys import Keys
 from smstrio.message import encode, random_sms
 from smstrio.monitor import collect
-from smstrio.ports import Outgoing
+from smstrio.ports import Outgoing, QueueInfo
 from smstrio.producer import run_producer
-from smstrio.sender import run_sender
+from smstrio.sender import Sender, run_sender
 from smstrio.stats import Outcome, OutcomeRecord, SenderInfo, snapshot
 from tests.conftest import AMQP_URL, REDIS_URL
 
@@ -90,6 +90,25 @@ async def test_produce_then_send_counts_every_message_once(
     assert (snap.produced, snap.sent + snap.failed, snap.invalid, snap.duplicates) == (1000, 1000, 0, 0)
     assert 150 <= snap.failed <= 350
     assert snap.queue_depth == 0
+
+
+async def test_queue_info_counts_the_consumers_on_the_queue(
+    broker: AmqpBroker, store: RedisStore, queue_name: str
+) -> None:
+    """While a sender consumes, the broker counts one consumer on the queue, and /stats says so; none after it stops."""
+    await broker.declare(queue_name)
+    assert await broker.queue_info(queue_name) == QueueInfo(depth=0, consumers=0)
+    settings = _sender_settings(queue_name, until_empty=False)
+    rng = random.Random(1)
+    gateway = SimulatedGateway(sampler(settings.distribution, settings.mean, rng), settings.failure_rate, rng)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            sender: Sender = await nursery.start(run_sender, settings, broker, store, gateway)
+            while_consuming = await broker.queue_info(queue_name)
+            snap = await collect(queue_name, broker, store)
+            sender.stop()
+    assert while_consuming.consumers == snap.consumers == 1
+    assert (await broker.queue_info(queue_name)).consumers == 0
 
 
 async def test_record_counts_each_message_id_once(store: RedisStore) -> None:

@@ -182,10 +182,19 @@ def test_render_parses_as_prometheus_text() -> None:
         assert samples[f"{name}_sum", None] == pytest.approx(sum(values) / 1e6)
 
 
+def test_render_gives_the_queue_depth_and_consumers_as_gauges() -> None:
+    """The broker's queue depth and consumer count are gauges labelled with the queue."""
+    view = StoreView(totals=Totals(), recent=())
+    families = _families(render(snapshot("q", view, queue_depth=7, consumers=3, now=0.0)))
+    assert [(s.labels, s.value) for s in families["smstrio_queue_depth"].samples] == [({"queue": "q"}, 7)]
+    assert [(s.labels, s.value) for s in families["smstrio_consumers"].samples] == [({"queue": "q"}, 3)]
+
+
 def test_render_leaves_out_an_unknown_queue_depth() -> None:
-    """Without a queue depth the gauge has no sample, and the text still parses."""
+    """Without a queue depth or consumer count the gauges have no sample, and the text still parses."""
     families = _families(render(snapshot("q", StoreView(totals=Totals(), recent=()), queue_depth=None, now=0.0)))
     assert families["smstrio_queue_depth"].samples == []
+    assert families["smstrio_consumers"].samples == []
     assert families["smstrio_service_time_seconds"].samples[-1].value == 0
 
 

@@ -108,6 +108,7 @@ async def test_stats_serves_the_snapshot(queue_name: str) -> None:
         "avg_time_s": 2.0,
         "throughput_per_s": 0.8,
         "queue_depth": 2,
+        "consumers": 0,
         "senders": [asdict(info)],
         # the middle of 2 s's bucket (1/128 of 2^20 µs wide), within RELATIVE_ERROR of 2 s
         "service_time_s": {"p50": 2.002944, "p90": 3.0, "p95": 3.0, "p99": 3.0, "max": 3.0},

@@ -28,7 +28,7 @@ from smstrio.adapters.tls import client_context
 from smstrio.config import TlsFiles, redact
 from smstrio.errors import BrokerError
 from smstrio.logs import event
-from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, Retry
+from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, QueueInfo, Retry
 
 log = logging.getLogger(__name__)
 
@@ -247,11 +247,14 @@ class AmqpBroker:
         return moved
 
     async def queue_depth(self, queue: str) -> int:
+        return (await self.queue_info(queue)).depth
+
+    async def queue_info(self, queue: str) -> QueueInfo:
         consume, _ = self._channels()
-        depth: int = await self._call(
-            "count the queue", _depth, consume, queue, queue_arguments(queue, self._queue_type)
+        info: QueueInfo = await self._call(
+            "count the queue", _info, consume, queue, queue_arguments(queue, self._queue_type)
         )
-        return depth
+        return info
 
     async def delete(self, queue: str) -> None:
         """Delete ``queue`` with its ``.retry`` and ``.dead`` queues, messages and all (``smstrio bench`` cleans up)."""
@@ -351,10 +354,12 @@ async def _requeue_dead(
     return moved
 
 
-async def _depth(channel: aiormq.abc.AbstractChannel, queue: str, arguments: Arguments) -> int:
+async def _info(channel: aiormq.abc.AbstractChannel, queue: str, arguments: Arguments) -> QueueInfo:
     ready = await channel.queue_declare(queue, durable=True, arguments=arguments)
     waiting = await channel.queue_declare(f"{queue}.retry", durable=True, arguments=retry_queue_arguments(queue))
-    return (ready.message_count or 0) + (waiting.message_count or 0)
+    return QueueInfo(
+        depth=(ready.message_count or 0) + (waiting.message_count or 0), consumers=ready.consumer_count or 0
+    )
 
 
 async def _retry_all(channel: aiormq.abc.AbstractChannel, queue: str, retries: Sequence[Retry]) -> list[bool]:
