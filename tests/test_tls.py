@@ -18,7 +18,16 @@ from smstrio.config import TlsFiles
 from smstrio.errors import BrokerError, ConfigError
 from tests.conftest import AMQP_URL
 from tests.faultkit import Smstrio, free_port, stats
-from tests.tlskit import PASSWORD, Pki, get_json, rabbitmq_available, redis_available, tls_rabbitmq, tls_redis
+from tests.tlskit import (
+    PASSWORD,
+    Pki,
+    get_json,
+    rabbitmq_available,
+    redis_available,
+    redis_cluster,
+    tls_rabbitmq,
+    tls_redis,
+)
 
 SENDER = ("send", "--workers", "20", "--mean", "0", "--failure-rate", "0.25", "--until-empty")
 
@@ -91,6 +100,23 @@ async def test_produce_send_and_monitor_over_tls_redis(
         with trio.fail_after(30):
             await monitor.wait()
     assert (body["produced"], body["sent"], body["failed"]) == (200, data["sent"], data["failed"])
+    assert PASSWORD not in smstrio.log_text()
+
+
+@pytest.mark.services
+async def test_produce_and_send_on_a_tls_redis_cluster(
+    broker: AmqpBroker, queue_name: str, pki: Pki, tmp_path: Path
+) -> None:
+    """A rediss+cluster:// URL with CA, client certificate and password: exact counts on a TLS-only cluster."""
+    if not redis_available():
+        pytest.skip("needs redis-server and redis-cli")
+    with redis_cluster(tmp_path / "cluster", pki=pki) as ports:
+        url = f"rediss+cluster://:{PASSWORD}@127.0.0.1:{ports[1]}"
+        smstrio = Smstrio(queue_name, AMQP_URL, url, tmp_path, extra_env=_redis_env(pki))
+        assert (await smstrio.run("produce", "300")).returncode == 0
+        assert (await smstrio.run(*SENDER)).returncode == 0
+        data = stats(await smstrio.run("stats"))
+    assert (data["produced"], data["sent"] + data["failed"], data["duplicates"]) == (300, 300, 0)
     assert PASSWORD not in smstrio.log_text()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -99,36 +100,66 @@ def tls_redis(pki: Pki, directory: Path) -> Iterator[int]:
 
 
 @contextmanager
-def redis_cluster(directory: Path, nodes: int = 3) -> Iterator[list[int]]:
-    """``nodes`` masters of a Redis Cluster with every slot assigned; yields their ports."""
-    ports = [free_port() for _ in range(nodes)]
-    with _nodes(directory, ports):
-        create = ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports)]
+def redis_cluster(directory: Path, nodes: int = 3, pki: Pki | None = None) -> Iterator[list[int]]:
+    """``nodes`` masters of a Redis Cluster with every slot assigned; yields their ports.
+
+    With ``pki``: every node answers only TLS (clients and the cluster bus), requires client
+    certificates and the password ``PASSWORD``.
+    """
+    ports = [_cluster_port() for _ in range(nodes)]
+    client = _tls_client_args(pki)
+    with _nodes(directory, ports, pki):
+        create = ["redis-cli", *client, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports)]
         subprocess.run(
             [*create, "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True, timeout=60
         )
         deadline = time.monotonic() + START_TIMEOUT_S
-        while b"cluster_state:ok" not in _cluster_info(ports[0]):
+        while b"cluster_state:ok" not in _cluster_info(ports[0], client):
             if time.monotonic() > deadline:
                 raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
             time.sleep(0.1)
         yield ports
 
 
-def _cluster_info(port: int) -> bytes:
-    return subprocess.run(["redis-cli", "-p", str(port), "cluster", "info"], capture_output=True, timeout=10).stdout
+def _cluster_port() -> int:
+    """A free port P with P + 10,000 free too (a cluster node's bus port), so at most 55,535."""
+    while True:
+        port = random.randrange(20_000, 45_000)
+        try:
+            for candidate in (port, port + 10_000):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+
+
+def _tls_client_args(pki: Pki | None) -> list[str]:
+    if pki is None:
+        return []
+    files = ["--cacert", str(pki.ca), "--cert", str(pki.client_cert), "--key", str(pki.client_key)]
+    return ["--tls", *files, "-a", PASSWORD, "--no-auth-warning"]
+
+
+def _cluster_info(port: int, client: Sequence[str]) -> bytes:
+    argv = ["redis-cli", *client, "-p", str(port), "cluster", "info"]
+    return subprocess.run(argv, capture_output=True, timeout=10).stdout
 
 
 @contextmanager
-def _nodes(directory: Path, ports: list[int]) -> Iterator[None]:
+def _nodes(directory: Path, ports: list[int], pki: Pki | None) -> Iterator[None]:
     if not ports:
         yield
         return
     node = directory / str(ports[0])
     node.mkdir(parents=True, exist_ok=True)
     argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(ports[0]), "--cluster-enabled", "yes"]
+    if pki is not None:
+        argv[3:5] = ["--port", "0", "--tls-port", str(ports[0]), "--tls-cluster", "yes"]
+        argv += ["--tls-cert-file", str(pki.server_cert), "--tls-key-file", str(pki.server_key)]
+        argv += ["--tls-ca-cert-file", str(pki.ca), "--requirepass", PASSWORD, "--masterauth", PASSWORD]
     argv += ["--cluster-config-file", str(node / "nodes.conf"), "--dir", str(node), "--save", "", "--appendonly", "no"]
-    with running(argv, ports[0], node / "redis.log"), _nodes(directory, ports[1:]):
+    with running(argv, ports[0], node / "redis.log"), _nodes(directory, ports[1:], pki):
         yield
 
 
