@@ -13,9 +13,10 @@ import pytest
 import redis.asyncio as aioredis
 import trio
 
-from smstrio.adapters.amqp import REASON_HEADER, AmqpBroker
+from smstrio.adapters.amqp import AmqpBroker
 from smstrio.adapters.bridge import cross
 from smstrio.adapters.redisstore import RedisStore
+from smstrio.adapters.topology import REASON_HEADER
 from smstrio.config import Common, ProducerSettings, SenderSettings
 from smstrio.distributions import Distribution, sampler
 from smstrio.errors import BrokerError, StoreError

@@ -1,10 +1,9 @@
-"""The broker over RabbitMQ, with aiormq under trio-asyncio.
+"""The broker over RabbitMQ, with aiormq under trio-asyncio: the Trio side.
 
-Topology per queue ``Q``: a durable queue ``Q`` whose dead letters go through the
-direct exchange ``smstrio.dead-letter`` to the durable queue ``Q.dead``. Messages
-are published persistent (``delivery_mode=2``) with publisher confirms, with the
-stable message id as the AMQP ``message_id``. One channel consumes and acks; a
-second, in confirm mode, publishes.
+Messages are published persistent (``delivery_mode=2``) with publisher confirms, with
+the stable message id as the AMQP ``message_id``. One channel consumes and acks; a
+second, in confirm mode, publishes. The queues and the coroutines each call runs on
+the asyncio side are in :mod:`smstrio.adapters.topology`.
 """
 
 from __future__ import annotations
@@ -20,10 +19,10 @@ import aiormq
 import trio
 from aiormq.abc import DeliveredMessage
 from pamqp import commands as spec
-from pamqp.common import Arguments, FieldTable
 
+from smstrio.adapters import topology
 from smstrio.adapters.bridge import cross
-from smstrio.adapters.frames import Publication, publish_batch, settle_batch
+from smstrio.adapters.frames import settle_batch
 from smstrio.adapters.tls import client_context
 from smstrio.config import TlsFiles, redact
 from smstrio.errors import BrokerError
@@ -32,35 +31,8 @@ from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, QueueI
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTER_EXCHANGE = "smstrio.dead-letter"
-REASON_HEADER = "x-smstrio-reason"
-_ERRORS = (
-    aiormq.exceptions.AMQPError,
-    aiormq.exceptions.ChannelInvalidStateError,
-    ConnectionError,
-    OSError,
-    asyncio.TimeoutError,
-)
 _GENERATION_SHIFT = 40
 _TAG_MASK = (1 << _GENERATION_SHIFT) - 1
-
-
-QUORUM_DELIVERY_LIMIT = 50
-"""Deliveries of one message a quorum queue allows before it dead-letters the message to ``<queue>.dead``
-(set explicitly: RabbitMQ 3.x has no limit by default, 4.x a limit of 20)."""
-
-
-def queue_arguments(queue: str, queue_type: str = "classic") -> Arguments:
-    """The arguments ``queue`` is declared with; every declaration must repeat them exactly."""
-    arguments: FieldTable = {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-dead-letter-routing-key": queue}
-    if queue_type == "quorum":
-        arguments |= {"x-queue-type": "quorum", "x-delivery-limit": QUORUM_DELIVERY_LIMIT}
-    return arguments
-
-
-def retry_queue_arguments(queue: str) -> Arguments:
-    """``<queue>.retry`` holds each message until its expiration, then dead-letters it back to ``queue``."""
-    return {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue}
 
 
 def _describe(exc: BaseException) -> str:
@@ -112,13 +84,13 @@ class AmqpBroker:
             connection = await cross(
                 aiormq.connect, self._raw_url, client_properties={"connection_name": self._name}, context=self._tls
             )
-        except _ERRORS as exc:
+        except topology.ERRORS as exc:
             raise BrokerError(f"cannot connect to RabbitMQ at {self._url}: {_describe(exc)}") from exc
         self._connection = connection
         try:
             self._consume_channel = await cross(connection.channel, publisher_confirms=False)
             self._publish_channel = await cross(connection.channel, publisher_confirms=True)
-        except _ERRORS as exc:
+        except topology.ERRORS as exc:
             await self._close_connection()
             raise BrokerError(f"cannot open a channel on RabbitMQ at {self._url}: {_describe(exc)}") from exc
         self._generation += 1
@@ -167,7 +139,7 @@ class AmqpBroker:
                     "(a queue of that name exists with other settings: delete it, choose another --queue, "
                     "or give the --queue-type it was declared with)"
                 ) from exc
-            except _ERRORS as exc:
+            except topology.ERRORS as exc:
                 raise BrokerError(f"RabbitMQ at {self._url} failed to {what}: {_describe(exc)}") from exc
             finally:
                 self._calls.discard(scope)
@@ -175,11 +147,13 @@ class AmqpBroker:
 
     async def declare(self, queue: str) -> None:
         consume, _ = self._channels()
-        await self._call("declare the queues", _declare, consume, queue, queue_arguments(queue, self._queue_type))
+        await self._call(
+            "declare the queues", topology.declare, consume, queue, topology.queue_arguments(queue, self._queue_type)
+        )
 
     async def publish(self, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
         _, publish = self._channels()
-        flags: list[bool] = await self._call("publish", _publish_all, publish, queue, messages)
+        flags: list[bool] = await self._call("publish", topology.publish_all, publish, queue, messages)
         return flags
 
     async def consume(self, queue: str, prefetch: int, sink: trio.MemorySendChannel[Delivery]) -> str:
@@ -207,7 +181,7 @@ class AmqpBroker:
             except trio.WouldBlock:
                 event(log, "delivery beyond prefetch left unacked", level=logging.WARNING, tag=delivery.tag)
 
-        ok = await self._call("consume", _consume, consume, queue, prefetch, deliver)
+        ok = await self._call("consume", topology.consume, consume, queue, prefetch, deliver)
         tag: str = ok.consumer_tag
         return tag
 
@@ -225,25 +199,27 @@ class AmqpBroker:
 
     async def retry_later(self, queue: str, retries: Sequence[Retry]) -> None:
         _, publish = self._channels()
-        flags = await self._call("publish retries", _retry_all, publish, queue, retries)
+        flags = await self._call("publish retries", topology.retry_all, publish, queue, retries)
         if not all(flags):
             raise BrokerError(f"RabbitMQ at {self._url} did not confirm {flags.count(False)} retries")
 
     async def dead_letter(self, queue: str, letters: Sequence[DeadLetter]) -> None:
         _, publish = self._channels()
-        flags = await self._call("dead-letter", _dead_letter_all, publish, queue, letters)
+        flags = await self._call("dead-letter", topology.dead_letter_all, publish, queue, letters)
         if not all(flags):
             raise BrokerError(f"RabbitMQ at {self._url} did not confirm {flags.count(False)} dead letters")
 
     async def dead_letters(self, queue: str, limit: int) -> list[DeadLetter]:
         if self._connection is None:
             raise BrokerError(f"RabbitMQ at {self._url}: not connected")
-        letters: list[DeadLetter] = await self._call("read dead letters", _peek_dead, self._connection, queue, limit)
+        letters: list[DeadLetter] = await self._call(
+            "read dead letters", topology.peek_dead, self._connection, queue, limit
+        )
         return letters
 
     async def requeue_dead(self, queue: str, limit: int) -> int:
         consume, publish = self._channels()
-        moved: int = await self._call("requeue dead letters", _requeue_dead, consume, publish, queue, limit)
+        moved: int = await self._call("requeue dead letters", topology.requeue_dead, consume, publish, queue, limit)
         return moved
 
     async def queue_depth(self, queue: str) -> int:
@@ -252,14 +228,14 @@ class AmqpBroker:
     async def queue_info(self, queue: str) -> QueueInfo:
         consume, _ = self._channels()
         info: QueueInfo = await self._call(
-            "count the queue", _info, consume, queue, queue_arguments(queue, self._queue_type)
+            "count the queue", topology.info, consume, queue, topology.queue_arguments(queue, self._queue_type)
         )
         return info
 
     async def delete(self, queue: str) -> None:
         """Delete ``queue`` with its ``.retry`` and ``.dead`` queues, messages and all (``smstrio bench`` cleans up)."""
         consume, _ = self._channels()
-        await self._call("delete the queues", _delete, consume, queue)
+        await self._call("delete the queues", topology.delete, consume, queue)
 
     async def watch(self) -> NoReturn:
         await self._lost.wait()
@@ -274,129 +250,5 @@ class AmqpBroker:
         self._consume_channel = self._publish_channel = None
         if connection is None or connection.is_closed:
             return
-        with trio.move_on_after(5, shield=True), contextlib.suppress(*_ERRORS):
+        with trio.move_on_after(5, shield=True), contextlib.suppress(*topology.ERRORS):
             await cross(connection.close)
-
-
-# The coroutines below run on the asyncio side of the bridge, one crossing each.
-
-
-async def _declare(channel: aiormq.abc.AbstractChannel, queue: str, arguments: Arguments) -> None:
-    await channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="direct", durable=True)
-    await channel.queue_declare(f"{queue}.dead", durable=True)
-    await channel.queue_declare(f"{queue}.retry", durable=True, arguments=retry_queue_arguments(queue))
-    await channel.queue_bind(f"{queue}.dead", DEAD_LETTER_EXCHANGE, routing_key=queue)
-    await channel.queue_declare(queue, durable=True, arguments=arguments)
-
-
-async def _delete(channel: aiormq.abc.AbstractChannel, queue: str) -> None:
-    for name in (queue, f"{queue}.retry", f"{queue}.dead"):
-        await channel.queue_delete(name)
-
-
-async def _publish_all(channel: aiormq.abc.AbstractChannel, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
-    properties = functools.partial(spec.Basic.Properties, delivery_mode=2, content_type="application/json")
-    results = await publish_batch(
-        channel, [Publication(queue, m.body, properties(message_id=m.message_id)) for m in messages]
-    )
-    for r in results:
-        if isinstance(r, BaseException) and not isinstance(r, _ERRORS):
-            raise r
-    if channel.is_closed:
-        raise BrokerError("the publishing channel closed")
-    return [isinstance(r, spec.Basic.Ack) for r in results]
-
-
-async def _consume(
-    channel: aiormq.abc.AbstractChannel, queue: str, prefetch: int, callback: Any
-) -> spec.Basic.ConsumeOk:
-    await channel.basic_qos(prefetch_count=prefetch)
-    return await channel.basic_consume(queue, callback, no_ack=False)
-
-
-async def _peek_dead(connection: aiormq.abc.AbstractConnection, queue: str, limit: int) -> list[DeadLetter]:
-    # Read without acking on a channel of its own; closing it puts them all back, in order.
-    channel = await connection.channel()
-    letters = []
-    try:
-        for _ in range(limit):
-            message = await channel.basic_get(f"{queue}.dead", no_ack=False)
-            if not isinstance(message.delivery, spec.Basic.GetOk):
-                break
-            headers = message.header.properties.headers or {}
-            letters.append(
-                DeadLetter(message.body, message.header.properties.message_id, str(headers.get(REASON_HEADER, "")))
-            )
-    finally:
-        await channel.close()
-    return letters
-
-
-async def _requeue_dead(
-    consume: aiormq.abc.AbstractChannel, publish: aiormq.abc.AbstractChannel, queue: str, limit: int
-) -> int:
-    moved = 0
-    while moved < limit:
-        message = await consume.basic_get(f"{queue}.dead", no_ack=False)
-        if not isinstance(message.delivery, spec.Basic.GetOk):
-            break
-        properties = spec.Basic.Properties(
-            delivery_mode=2,
-            message_id=message.header.properties.message_id,
-            content_type=message.header.properties.content_type,
-        )
-        confirm = await publish.basic_publish(message.body, routing_key=queue, properties=properties)
-        if not isinstance(confirm, spec.Basic.Ack):
-            await consume.basic_nack(message.delivery.delivery_tag or 0, requeue=True)
-            raise BrokerError("the broker did not confirm a requeued dead letter")
-        await consume.basic_ack(message.delivery.delivery_tag or 0)
-        moved += 1
-    return moved
-
-
-async def _info(channel: aiormq.abc.AbstractChannel, queue: str, arguments: Arguments) -> QueueInfo:
-    ready = await channel.queue_declare(queue, durable=True, arguments=arguments)
-    waiting = await channel.queue_declare(f"{queue}.retry", durable=True, arguments=retry_queue_arguments(queue))
-    return QueueInfo(
-        depth=(ready.message_count or 0) + (waiting.message_count or 0), consumers=ready.consumer_count or 0
-    )
-
-
-async def _retry_all(channel: aiormq.abc.AbstractChannel, queue: str, retries: Sequence[Retry]) -> list[bool]:
-    results = await publish_batch(
-        channel,
-        [
-            Publication(
-                f"{queue}.retry",
-                r.body,
-                spec.Basic.Properties(
-                    delivery_mode=2,
-                    message_id=r.message_id,
-                    expiration=str(max(0, round(r.delay_s * 1000))),
-                    headers={ATTEMPT_HEADER: r.attempt},
-                ),
-            )
-            for r in retries
-        ],
-    )
-    return [isinstance(r, spec.Basic.Ack) for r in results]
-
-
-async def _dead_letter_all(
-    channel: aiormq.abc.AbstractChannel, queue: str, letters: Sequence[DeadLetter]
-) -> list[bool]:
-    results = await publish_batch(
-        channel,
-        [
-            Publication(
-                queue,
-                x.body,
-                spec.Basic.Properties(
-                    delivery_mode=2, headers={REASON_HEADER: x.reason[:500]}, message_id=x.message_id
-                ),
-                exchange=DEAD_LETTER_EXCHANGE,
-            )
-            for x in letters
-        ],
-    )
-    return [isinstance(r, spec.Basic.Ack) for r in results]

@@ -1,0 +1,169 @@
+"""What smstrio declares on RabbitMQ, and the coroutines that run on the asyncio side of the bridge.
+
+Topology per queue ``Q``: a durable queue ``Q`` whose dead letters go through the
+direct exchange ``smstrio.dead-letter`` to the durable queue ``Q.dead``, and ``Q.retry``,
+where failed attempts wait out their delay before they are dead-lettered back to ``Q``.
+Every coroutine below is one crossing of the bridge, called by :class:`~smstrio.adapters.amqp.AmqpBroker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import aiormq
+from pamqp import commands as spec
+from pamqp.common import Arguments, FieldTable
+
+from smstrio.adapters.frames import Publication, publish_batch
+from smstrio.errors import BrokerError
+from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Outgoing, QueueInfo, Retry
+
+DEAD_LETTER_EXCHANGE = "smstrio.dead-letter"
+REASON_HEADER = "x-smstrio-reason"
+ERRORS = (
+    aiormq.exceptions.AMQPError,
+    aiormq.exceptions.ChannelInvalidStateError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+"""What aiormq raises when the broker or the connection fails; the broker turns them into :class:`BrokerError`."""
+
+QUORUM_DELIVERY_LIMIT = 50
+"""Deliveries of one message a quorum queue allows before it dead-letters the message to ``<queue>.dead``
+(set explicitly: RabbitMQ 3.x has no limit by default, 4.x a limit of 20)."""
+
+
+def queue_arguments(queue: str, queue_type: str = "classic") -> Arguments:
+    """The arguments ``queue`` is declared with; every declaration must repeat them exactly."""
+    arguments: FieldTable = {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-dead-letter-routing-key": queue}
+    if queue_type == "quorum":
+        arguments |= {"x-queue-type": "quorum", "x-delivery-limit": QUORUM_DELIVERY_LIMIT}
+    return arguments
+
+
+def retry_queue_arguments(queue: str) -> Arguments:
+    """``<queue>.retry`` holds each message until its expiration, then dead-letters it back to ``queue``."""
+    return {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue}
+
+
+async def declare(channel: aiormq.abc.AbstractChannel, queue: str, arguments: Arguments) -> None:
+    await channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="direct", durable=True)
+    await channel.queue_declare(f"{queue}.dead", durable=True)
+    await channel.queue_declare(f"{queue}.retry", durable=True, arguments=retry_queue_arguments(queue))
+    await channel.queue_bind(f"{queue}.dead", DEAD_LETTER_EXCHANGE, routing_key=queue)
+    await channel.queue_declare(queue, durable=True, arguments=arguments)
+
+
+async def delete(channel: aiormq.abc.AbstractChannel, queue: str) -> None:
+    for name in (queue, f"{queue}.retry", f"{queue}.dead"):
+        await channel.queue_delete(name)
+
+
+async def publish_all(channel: aiormq.abc.AbstractChannel, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
+    properties = functools.partial(spec.Basic.Properties, delivery_mode=2, content_type="application/json")
+    results = await publish_batch(
+        channel, [Publication(queue, m.body, properties(message_id=m.message_id)) for m in messages]
+    )
+    for r in results:
+        if isinstance(r, BaseException) and not isinstance(r, ERRORS):
+            raise r
+    if channel.is_closed:
+        raise BrokerError("the publishing channel closed")
+    return [isinstance(r, spec.Basic.Ack) for r in results]
+
+
+async def consume(
+    channel: aiormq.abc.AbstractChannel, queue: str, prefetch: int, callback: Any
+) -> spec.Basic.ConsumeOk:
+    await channel.basic_qos(prefetch_count=prefetch)
+    return await channel.basic_consume(queue, callback, no_ack=False)
+
+
+async def peek_dead(connection: aiormq.abc.AbstractConnection, queue: str, limit: int) -> list[DeadLetter]:
+    # Read without acking on a channel of its own; closing it puts them all back, in order.
+    channel = await connection.channel()
+    letters = []
+    try:
+        for _ in range(limit):
+            message = await channel.basic_get(f"{queue}.dead", no_ack=False)
+            if not isinstance(message.delivery, spec.Basic.GetOk):
+                break
+            headers = message.header.properties.headers or {}
+            letters.append(
+                DeadLetter(message.body, message.header.properties.message_id, str(headers.get(REASON_HEADER, "")))
+            )
+    finally:
+        await channel.close()
+    return letters
+
+
+async def requeue_dead(
+    consume: aiormq.abc.AbstractChannel, publish: aiormq.abc.AbstractChannel, queue: str, limit: int
+) -> int:
+    moved = 0
+    while moved < limit:
+        message = await consume.basic_get(f"{queue}.dead", no_ack=False)
+        if not isinstance(message.delivery, spec.Basic.GetOk):
+            break
+        properties = spec.Basic.Properties(
+            delivery_mode=2,
+            message_id=message.header.properties.message_id,
+            content_type=message.header.properties.content_type,
+        )
+        confirm = await publish.basic_publish(message.body, routing_key=queue, properties=properties)
+        if not isinstance(confirm, spec.Basic.Ack):
+            await consume.basic_nack(message.delivery.delivery_tag or 0, requeue=True)
+            raise BrokerError("the broker did not confirm a requeued dead letter")
+        await consume.basic_ack(message.delivery.delivery_tag or 0)
+        moved += 1
+    return moved
+
+
+async def info(channel: aiormq.abc.AbstractChannel, queue: str, arguments: Arguments) -> QueueInfo:
+    ready = await channel.queue_declare(queue, durable=True, arguments=arguments)
+    waiting = await channel.queue_declare(f"{queue}.retry", durable=True, arguments=retry_queue_arguments(queue))
+    return QueueInfo(
+        depth=(ready.message_count or 0) + (waiting.message_count or 0), consumers=ready.consumer_count or 0
+    )
+
+
+async def retry_all(channel: aiormq.abc.AbstractChannel, queue: str, retries: Sequence[Retry]) -> list[bool]:
+    results = await publish_batch(
+        channel,
+        [
+            Publication(
+                f"{queue}.retry",
+                r.body,
+                spec.Basic.Properties(
+                    delivery_mode=2,
+                    message_id=r.message_id,
+                    expiration=str(max(0, round(r.delay_s * 1000))),
+                    headers={ATTEMPT_HEADER: r.attempt},
+                ),
+            )
+            for r in retries
+        ],
+    )
+    return [isinstance(r, spec.Basic.Ack) for r in results]
+
+
+async def dead_letter_all(channel: aiormq.abc.AbstractChannel, queue: str, letters: Sequence[DeadLetter]) -> list[bool]:
+    results = await publish_batch(
+        channel,
+        [
+            Publication(
+                queue,
+                x.body,
+                spec.Basic.Properties(
+                    delivery_mode=2, headers={REASON_HEADER: x.reason[:500]}, message_id=x.message_id
+                ),
+                exchange=DEAD_LETTER_EXCHANGE,
+            )
+            for x in letters
+        ],
+    )
+    return [isinstance(r, spec.Basic.Ack) for r in results]
