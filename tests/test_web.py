@@ -6,29 +6,22 @@ import json
 import logging
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 import pytest
 import trio
 
-from smstrio.adapters.amqp import AmqpBroker
-from smstrio.adapters.redisstore import RedisStore
-from smstrio.config import Common, MonitorSettings, ProducerSettings, SenderSettings
-from smstrio.distributions import Distribution, sampler
+from smstrio.config import Common, MonitorSettings
 from smstrio.errors import ConfigError, StoreError
-from smstrio.gateway import SimulatedGateway
-from smstrio.histogram import nearest_rank
 from smstrio.memory import MemoryBroker, MemoryStore
 from smstrio.message import encode, random_sms
 from smstrio.monitor import Monitor, run_monitor
-from smstrio.ports import Outgoing, StatsStore
-from smstrio.producer import run_producer
-from smstrio.sender import run_sender
-from smstrio.stats import PERCENTILES, Counted, Outcome, OutcomeRecord, SenderInfo, StatsSnapshot, StoreView
+from smstrio.ports import Outgoing
+from smstrio.stats import Outcome, OutcomeRecord, SenderInfo, StatsSnapshot
 from smstrio.web import INTERVAL_MARKER, PerSnapshot, create_app
-from tests.conftest import AMQP_URL, REDIS_URL, SNAPSHOT_KEYS
+from tests.conftest import SNAPSHOT_KEYS
 
 RUN = "0123456789ab"
 
@@ -356,82 +349,3 @@ async def test_real_server_requires_the_token_and_never_logs_it(
     assert (page[0], health[0]) == (200, 200)
     assert [r for r in caplog.records if r.getMessage() == "stats"], "the monitor logged no stats line"
     assert all(TOKEN not in f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in caplog.records)
-
-
-class RecordingStore:
-    """A stats store that passes every call to a real one and keeps every outcome it stored."""
-
-    def __init__(self, inner: StatsStore, records: list[OutcomeRecord]) -> None:
-        self._inner = inner
-        self.records = records
-
-    async def record(self, records: Sequence[OutcomeRecord]) -> Counted:
-        counted = await self._inner.record(records)
-        self.records.extend(records)
-        return counted
-
-    async def add_produced(self, run: str, seqs: Sequence[int]) -> int:
-        return await self._inner.add_produced(run, seqs)
-
-    async def heartbeat(self, info: SenderInfo, ttl: float) -> None:
-        await self._inner.heartbeat(info, ttl)
-
-    async def forget_sender(self, sender_id: str) -> None:
-        await self._inner.forget_sender(sender_id)
-
-    async def view(self) -> StoreView:
-        return await self._inner.view()
-
-    async def reset(self) -> int:
-        return await self._inner.reset()
-
-    async def ping(self) -> None:
-        await self._inner.ping()
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-def _exact(values: list[int]) -> dict[str, float]:
-    ordered = sorted(values)
-    exact = {f"p{q}": ordered[nearest_rank(q, len(ordered)) - 1] / 1e6 for q in PERCENTILES}
-    return {**exact, "max": ordered[-1] / 1e6}
-
-
-@pytest.mark.services
-async def test_stats_percentiles_agree_with_every_recorded_time(
-    broker: AmqpBroker, store: RedisStore, queue_name: str
-) -> None:
-    """After 3,000 messages through two real senders, /stats percentiles are within 2% of the exact ones."""
-    common = Common(queue=queue_name, amqp_url=AMQP_URL, redis_url=REDIS_URL)
-    profiles = [
-        SenderSettings(common=common, workers=30, mean=0.01, distribution=Distribution.EXPONENTIAL, until_empty=True),
-        SenderSettings(common=common, workers=20, mean=0.02, distribution=Distribution.UNIFORM, until_empty=True),
-    ]
-    records: list[OutcomeRecord] = []
-    second_broker = await AmqpBroker.connect(AMQP_URL, name="smstrio percentile test")
-    try:
-        with trio.fail_after(60):
-            await run_producer(ProducerSettings(common=common, count=3000, window=500), broker, store)
-            async with trio.open_nursery() as nursery:
-                for seed, (settings, connection) in enumerate(zip(profiles, (broker, second_broker), strict=True)):
-                    rng = random.Random(seed)
-                    gateway = SimulatedGateway(sampler(settings.distribution, settings.mean, rng), 0.1, rng)
-                    nursery.start_soon(run_sender, settings, connection, RecordingStore(store, records), gateway)
-            monitor = Monitor(MonitorSettings(common=common), broker, store)
-            await monitor.refresh()
-            body = await (await create_app(monitor).test_client().get("/stats")).get_json()
-    finally:
-        await second_broker.aclose()
-
-    timed = [r for r in records if r.outcome in (Outcome.SENT, Outcome.FAILED)]
-    assert (body["processed"], body["duplicates"], len(timed)) == (3000, 0, 3000)
-    assert len({r.service_us for r in timed}) > 1000, "service times should vary"
-    for key, values in (
-        ("service_time_s", [r.service_us for r in timed]),
-        ("latency_s", [r.latency_us for r in timed]),
-    ):
-        exact = _exact(values)
-        assert body[key]["max"] == exact["max"]
-        for p in ("p50", "p90", "p95", "p99"):
-            assert body[key][p] == pytest.approx(exact[p], rel=0.02), f"{key} {p}"
