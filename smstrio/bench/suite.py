@@ -12,6 +12,7 @@ Targets (issue #6), each a ratio taken in the same run:
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import tempfile
@@ -24,6 +25,9 @@ import trio
 from smstrio.bench.report import Report, Result
 from smstrio.bench.scenarios import Bench
 from smstrio.config import Common
+from smstrio.logs import event
+
+log = logging.getLogger(__name__)
 
 SCENARIOS = ("publish", "pipeline", "concurrency", "end-to-end")
 
@@ -228,15 +232,23 @@ async def run_bench(settings: BenchSettings) -> Report:
     with tempfile.TemporaryDirectory(prefix="smstrio-bench-") as logs:
         bench = Bench(settings.common, Path(logs))
         suite = Suite(settings, bench)
+        only = set(settings.only)
+        stages = (
+            ("references", suite.references, settings.references),
+            ("publish and pipeline", suite.publish_and_pipeline, bool({"publish", "pipeline", "concurrency"} & only)),
+            ("concurrency", suite.concurrency, "concurrency" in only),
+            ("end to end", suite.end_to_end, "end-to-end" in only),
+        )
         try:
+            for name, stage, wanted in stages:
+                if wanted:
+                    event(log, "running", stage=name)
+                    before = len(suite.results)
+                    await stage()
+                    for r in suite.results[before:]:
+                        event(log, "measured", scenario=r.scenario, value=round(r.value, 1), unit=r.unit, met=r.met)
             if settings.references:
-                await suite.references()
-            if {"publish", "pipeline", "concurrency"} & set(settings.only):
-                await suite.publish_and_pipeline()
-            if "concurrency" in settings.only:
-                await suite.concurrency()
-            if "end-to-end" in settings.only:
-                await suite.end_to_end()
+                event(log, "references", older=suite.older, bare_pika=suite.pika, plain_asyncio=suite.plain)
         finally:
             with trio.move_on_after(30, shield=True):
                 await bench.clean()
