@@ -17,18 +17,18 @@ from smstrio.adapters.amqp import AmqpBroker
 from smstrio.adapters.bridge import cross
 from smstrio.adapters.redisstore import RedisStore
 from smstrio.adapters.topology import REASON_HEADER
-from smstrio.config import Common, ProducerSettings, SenderSettings
+from smstrio.config import Common, MonitorSettings, ProducerSettings, SenderSettings
 from smstrio.distributions import Distribution, sampler
 from smstrio.errors import BrokerError, StoreError
 from smstrio.gateway import SimulatedGateway
 from smstrio.histogram import RELATIVE_ERROR, Histogram, bucket_key, nearest_rank
 from smstrio.keys import Keys
 from smstrio.message import encode, random_sms
-from smstrio.monitor import collect
+from smstrio.monitor import Monitor, collect
 from smstrio.ports import Outgoing, QueueInfo
 from smstrio.producer import run_producer
 from smstrio.sender import Sender, run_sender
-from smstrio.stats import Outcome, OutcomeRecord, SenderInfo, snapshot
+from smstrio.stats import Outcome, OutcomeRecord, SenderInfo, StatsSnapshot, snapshot
 from tests.conftest import AMQP_URL, REDIS_URL
 
 pytestmark = pytest.mark.services
@@ -306,3 +306,29 @@ async def test_retries_go_through_the_delay_queue(broker: AmqpBroker, store: Red
     assert (totals.produced, totals.sent, totals.failed, totals.retried, totals.duplicates) == (20, 0, 20, 40, 0)
     assert await broker.queue_depth(queue_name) == 0
     assert await _get_all(f"{queue_name}.retry") == []
+
+
+async def test_two_monitors_and_a_restarted_one_show_the_same_numbers(
+    broker: AmqpBroker, store: RedisStore, queue_name: str
+) -> None:
+    """The monitor keeps no counts of its own: two monitors, and one started afresh later, serve equal snapshots."""
+    common = Common(queue=queue_name, amqp_url=AMQP_URL, redis_url=REDIS_URL)
+    with trio.fail_after(30):
+        await run_producer(ProducerSettings(common=common, count=300, window=100), broker, store)
+        await _drain(_sender_settings(queue_name), broker, store)
+
+    def numbers(snap: StatsSnapshot) -> dict[str, Any]:
+        # The rates depend on the moment they are read (the last whole second, 5 s, 60 s), not on the monitor.
+        moving = {"updated_at", "rate_1s", "throughput_per_s", "rate_60s", "eta_s"}
+        return {k: v for k, v in snap.to_json().items() if k not in moving}
+
+    second_store = await RedisStore.connect(REDIS_URL, queue_name)
+    try:
+        first = Monitor(MonitorSettings(common=common), broker, store)
+        second = Monitor(MonitorSettings(common=common), broker, second_store)
+        one, two = await first.refresh(), await second.refresh()
+        restarted = await Monitor(MonitorSettings(common=common), broker, second_store).refresh()
+    finally:
+        await second_store.aclose()
+    assert numbers(one) == numbers(two) == numbers(restarted)
+    assert (one.produced, one.processed, one.queue_depth) == (300, 300, 0)
