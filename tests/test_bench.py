@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -77,3 +80,36 @@ def test_a_small_bench_runs_every_scenario_exactly_and_cleans_up() -> None:
     listed = subprocess.run(["rabbitmqctl", "-q", "list_queues", "name"], capture_output=True, text=True, check=False)
     if listed.returncode == 0:
         assert f"smstrio-bench-{report['run']}" not in listed.stdout
+
+
+@pytest.mark.services
+def test_a_stopped_bench_stops_its_processes_and_deletes_its_queues() -> None:
+    """SIGTERM during a run: exit 1 with one line, no role process left, no queue or key of the run left."""
+    argv = [sys.executable, "-m", "smstrio", "bench", "--no-references", "--only", "pipeline", "--messages", "300000"]
+    argv += ["--amqp-url", AMQP_URL, "--redis-url", REDIS_URL]
+    bench = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert bench.stderr is not None
+    first = bench.stderr.readline()  # the first stage's log line: the run is under way
+    run = json.loads(first)["run"]
+    time.sleep(2)
+    bench.send_signal(signal.SIGTERM)
+    _, err = bench.communicate(timeout=60)
+    assert bench.returncode == 1, err
+    assert err.splitlines()[-1].startswith("smstrio: error: interrupted")
+    assert _processes_with(f"QUEUE_NAME=smstrio-bench-{run}".encode()) == []
+    assert redis.Redis.from_url(REDIS_URL).keys(f"smstrio:{{smstrio-bench-{run}-*") == []
+    listed = subprocess.run(["rabbitmqctl", "-q", "list_queues", "name"], capture_output=True, text=True, check=False)
+    if listed.returncode == 0:
+        assert f"smstrio-bench-{run}" not in listed.stdout
+
+
+def _processes_with(marker: bytes) -> list[int]:
+    """The pids whose environment contains ``marker`` (the role processes get their queue there)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found

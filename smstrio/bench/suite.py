@@ -242,7 +242,7 @@ async def run_bench(settings: BenchSettings) -> Report:
         try:
             for name, stage, wanted in stages:
                 if wanted:
-                    event(log, "running", stage=name)
+                    event(log, "running", stage=name, run=bench.run_id)
                     before = len(suite.results)
                     await stage()
                     for r in suite.results[before:]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
+import trio
 from cyclopts import Parameter
 
 from smstrio.adapters.bridge import open_bridge
 from smstrio.bench.report import table
+from smstrio.bench.scenarios import BenchError
 from smstrio.bench.suite import SCENARIOS, BenchSettings, run_bench
 from smstrio.cli._app import DEFAULT_FLAGS, EXIT_FAILURE, EXIT_OK, ServiceFlags, app, run_command, sources
 from smstrio.errors import ConfigError
+from smstrio.nursery.signals import stop_on_signals
 
 
 @app.command
@@ -77,7 +80,13 @@ def bench(
 
     async def main() -> int:
         async with open_bridge():
-            report = await run_bench(settings)
+            with trio.CancelScope() as stopped:
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(stop_on_signals, stopped.cancel, stopped)
+                    report = await run_bench(settings)
+                    nursery.cancel_scope.cancel()
+        if stopped.cancelled_caught:
+            raise BenchError("interrupted; the processes were stopped and the run's queues and statistics deleted")
         print(json.dumps(report.to_json()) if json_output else table(report), flush=True)
         return EXIT_OK if report.all_met else EXIT_FAILURE
 
