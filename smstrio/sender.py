@@ -26,7 +26,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, TypeVar
 
 import trio
@@ -128,17 +128,7 @@ class Sender:
             background.cancel_scope.cancel()
         with trio.move_on_after(2, shield=True), contextlib.suppress(StoreError):
             await self._store.forget_sender(self.info.id)
-        c = self._counted
-        event(
-            log,
-            "stopped",
-            settled=self._settled,
-            sent=c.sent,
-            failed=c.failed,
-            invalid=c.invalid,
-            duplicates=c.duplicates,
-            retried=c.retried,
-        )
+        event(log, "stopped", settled=self._settled, **asdict(self._counted))
 
     async def _intake(
         self,
@@ -322,16 +312,11 @@ class Sender:
         while True:
             await trio.sleep(interval)
             st, now = self.statistics(), trio.current_time()
-            c = st.counted
             event(
                 log,
                 "summary",
                 settled=st.settled,
-                sent=c.sent,
-                failed=c.failed,
-                invalid=c.invalid,
-                duplicates=c.duplicates,
-                retried=c.retried,
+                **asdict(st.counted),
                 in_flight=st.received - st.settled,
                 buffered=st.buffered,
                 rate_per_s=round((st.settled - settled) / (now - at), 1),

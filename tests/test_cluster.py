@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +10,8 @@ import trio
 
 from smstrio.adapters.amqp import AmqpBroker
 from tests.conftest import AMQP_URL
-from tests.faultkit import Smstrio, free_port, stats
-from tests.tlskit import get_json, redis_available, redis_cluster
+from tests.faultkit import Smstrio, stats
+from tests.tlskit import monitor_stats, redis_available, redis_cluster
 
 pytestmark = pytest.mark.services
 
@@ -41,25 +40,8 @@ async def test_produce_send_and_monitor_on_a_redis_cluster(
     assert (data["produced"], data["sent"] + data["failed"], data["duplicates"]) == (400, 400, 0)
     assert 40 <= data["failed"] <= 160
     assert data["service_time_s"]["max"] is not None
-    port = free_port()
-    monitor = await smstrio.start("monitor", "--interval", "0.2", "--port", str(port))
-    try:
-        with trio.fail_after(30):
-            body = await _served(f"http://127.0.0.1:{port}/stats")
-    finally:
-        monitor.send_signal(signal.SIGINT)
-        with trio.fail_after(30):
-            await monitor.wait()
+    body = await monitor_stats(smstrio)
     assert (body["produced"], body["sent"], body["failed"]) == (400, data["sent"], data["failed"])
     reset = await smstrio.run("reset")
     assert reset.returncode == 0, reset.stderr.decode()[-2000:]
     assert stats(await smstrio.run("stats"))["produced"] == 0
-
-
-async def _served(url: str) -> dict[str, int]:
-    while True:
-        try:
-            body: dict[str, int] = await trio.to_thread.run_sync(get_json, url)
-            return body
-        except OSError:
-            await trio.sleep(0.2)

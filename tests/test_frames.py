@@ -47,11 +47,15 @@ async def channel(bridge: None, queue_name: str) -> AsyncIterator[aiormq.abc.Abs
         await cross(clean)
 
 
-async def _drain(channel: aiormq.abc.AbstractChannel, queue: str, count: int) -> list[aiormq.abc.DeliveredMessage]:
+async def _get(
+    channel: aiormq.abc.AbstractChannel, queue: str, limit: int, *, no_ack: bool = True
+) -> list[aiormq.abc.DeliveredMessage]:
+    """Up to ``limit`` messages taken from ``queue`` one by one, stopping when it is empty."""
+
     async def get_all() -> list[aiormq.abc.DeliveredMessage]:
         got = []
-        for _ in range(count + 1):
-            message = await channel.basic_get(queue, no_ack=True)
+        for _ in range(limit):
+            message = await channel.basic_get(queue, no_ack=no_ack)
             if not isinstance(message.delivery, spec.Basic.GetOk):
                 break
             got.append(message)
@@ -79,7 +83,7 @@ async def test_every_message_arrives_whole_in_order_with_its_properties(
     ]
     outcomes = await cross(publish_batch, channel, publications, batched=batched)
     assert all(isinstance(o, spec.Basic.Ack) for o in outcomes)
-    got = await _drain(channel, queue_name, len(bodies))
+    got = await _get(channel, queue_name, len(bodies) + 1)
     assert [m.body for m in got] == bodies
     assert [m.header.properties.message_id for m in got] == [f"id-{i}" for i in range(len(bodies))]
     assert {m.header.properties.delivery_mode for m in got} == {2}
@@ -106,20 +110,6 @@ async def test_an_empty_batch_writes_nothing(channel: aiormq.abc.AbstractChannel
     assert not channel.is_closed
 
 
-async def _take(channel: aiormq.abc.AbstractChannel, queue: str, count: int) -> list[int]:
-    """Take ``count`` messages without acking them; return their delivery tags."""
-
-    async def take() -> list[int]:
-        tags = []
-        for _ in range(count):
-            message = await channel.basic_get(queue, no_ack=False)
-            assert isinstance(message.delivery, spec.Basic.GetOk)
-            tags.append(message.delivery.delivery_tag or 0)
-        return tags
-
-    return await cross(take)
-
-
 @pytest.mark.services
 @pytest.mark.parametrize("batched", PATHS)
 async def test_acked_deliveries_are_gone_and_requeued_ones_come_back(
@@ -129,11 +119,13 @@ async def test_acked_deliveries_are_gone_and_requeued_ones_come_back(
     await cross(channel.queue_declare, queue_name)
     publications = [Publication(queue_name, f"m{i}".encode(), spec.Basic.Properties()) for i in range(10)]
     await cross(publish_batch, channel, publications)
-    tags = await _take(channel, queue_name, 10)
+    taken = await _get(channel, queue_name, 10, no_ack=False)
+    assert len(taken) == 10
+    tags = [m.delivery_tag or 0 for m in taken]
     await cross(settle_batch, channel, tags[:4], batched=batched)
     await cross(settle_batch, channel, tags[4:7], requeue=True, batched=batched)
     await cross(settle_batch, channel, tags[7:], requeue=False, batched=batched)
-    assert [m.body for m in await _drain(channel, queue_name, 10)] == [b"m4", b"m5", b"m6"]
+    assert [m.body for m in await _get(channel, queue_name, 10)] == [b"m4", b"m5", b"m6"]
     assert not channel.is_closed
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
 
 from smstrio.adapters.amqp import AmqpBroker
 from smstrio.adapters.redisstore import RedisStore
@@ -17,11 +15,11 @@ from smstrio.cli import EXIT_UNAVAILABLE
 from smstrio.config import TlsFiles
 from smstrio.errors import BrokerError, ConfigError
 from tests.conftest import AMQP_URL
-from tests.faultkit import Smstrio, free_port, stats
+from tests.faultkit import Smstrio, stats
 from tests.tlskit import (
     PASSWORD,
     Pki,
-    get_json,
+    monitor_stats,
     rabbitmq_available,
     redis_available,
     redis_cluster,
@@ -90,15 +88,7 @@ async def test_produce_send_and_monitor_over_tls_redis(
     assert (await smstrio.run(*SENDER)).returncode == 0
     data = stats(await smstrio.run("stats"))
     assert (data["produced"], data["sent"] + data["failed"], data["queue_depth"]) == (200, 200, 0)
-    port = free_port()
-    monitor = await smstrio.start("monitor", "--interval", "0.2", "--port", str(port))
-    try:
-        with trio.fail_after(30):
-            body = await _stats_when_served(f"http://127.0.0.1:{port}/stats")
-    finally:
-        monitor.send_signal(signal.SIGINT)
-        with trio.fail_after(30):
-            await monitor.wait()
+    body = await monitor_stats(smstrio)
     assert (body["produced"], body["sent"], body["failed"]) == (200, data["sent"], data["failed"])
     assert PASSWORD not in smstrio.log_text()
 
@@ -118,14 +108,6 @@ async def test_produce_and_send_on_a_tls_redis_cluster(
         data = stats(await smstrio.run("stats"))
     assert (data["produced"], data["sent"] + data["failed"], data["duplicates"]) == (300, 300, 0)
     assert PASSWORD not in smstrio.log_text()
-
-
-async def _stats_when_served(url: str) -> Any:
-    while True:
-        try:
-            return await trio.to_thread.run_sync(get_json, url)
-        except OSError:
-            await trio.sleep(0.2)
 
 
 @pytest.mark.services

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import trio
 import trustme
 
-from tests.faultkit import free_port
+from tests.faultkit import Smstrio, free_port
 
 START_TIMEOUT_S = 45.0
 PASSWORD = "s3cret-tls-pw"
@@ -214,3 +215,20 @@ def get_json(url: str) -> Any:
     """GET ``url`` and parse the JSON answer (blocking: call it through ``trio.to_thread.run_sync``)."""
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())
+
+
+async def monitor_stats(smstrio: Smstrio) -> Any:
+    """Start ``smstrio monitor`` on a free port, return the first ``/stats`` it serves, stop it with SIGINT."""
+    port = free_port()
+    monitor = await smstrio.start("monitor", "--interval", "0.2", "--port", str(port))
+    try:
+        with trio.fail_after(30):
+            while True:
+                try:
+                    return await trio.to_thread.run_sync(get_json, f"http://127.0.0.1:{port}/stats")
+                except OSError:
+                    await trio.sleep(0.2)
+    finally:
+        monitor.send_signal(signal.SIGINT)
+        with trio.fail_after(30):
+            await monitor.wait()

@@ -56,8 +56,7 @@ class Drained:
         """Outcomes per second between the ``low`` and ``high`` fractions (``0``: the first outcome)."""
         start = self.first if low == 0 else self.marks[low]
         end = self.done if high == 1 else self.marks[high]
-        counted = expected * (high - low) if low else expected
-        return counted / max(end - start, 1e-9)
+        return expected * (high - low) / max(end - start, 1e-9)
 
     @property
     def exact(self) -> bool:
