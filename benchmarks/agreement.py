@@ -21,16 +21,16 @@ from typing import Any
 import trio
 from trio.testing import MockClock
 
-from smstrio.adapters.amqp import AmqpBroker
+from smstrio.adapters.amqp.broker import AmqpBroker
 from smstrio.adapters.bridge import open_bridge
-from smstrio.adapters.redisstore import RedisStore
-from smstrio.config import Common, ProducerSettings, SenderSettings
-from smstrio.distributions import Distribution, sampler
-from smstrio.gateway import SimulatedGateway
-from smstrio.producer import run_producer
-from smstrio.scenario import Scenario, SenderProfile
-from smstrio.sender import Sender, run_sender
-from smstrio.simulate import run_simulation
+from smstrio.adapters.redis.store import RedisStore
+from smstrio.core.config import Common, ProducerSettings, SenderSettings
+from smstrio.core.distributions import Distribution, sampler
+from smstrio.core.scenario import Scenario, SenderProfile
+from smstrio.roles.gateway import SimulatedGateway
+from smstrio.roles.producer import run_producer
+from smstrio.roles.sender import Sender, run_sender
+from smstrio.sim.simulate import run_simulation
 from tests.conftest import AMQP_URL, REDIS_URL, delete_queues
 
 SCENARIO = Scenario(

@@ -32,15 +32,15 @@ from typing import Any
 
 import trio
 
-from smstrio.adapters.amqp import AmqpBroker
+from smstrio.adapters.amqp.broker import AmqpBroker
 from smstrio.adapters.loop import DrainingTrioEventLoop, open_loop
-from smstrio.adapters.redisstore import RedisStore
-from smstrio.config import Common, SenderSettings
-from smstrio.distributions import Distribution, sampler
-from smstrio.gateway import SimulatedGateway
-from smstrio.message import encode, new_run_id, random_sms
+from smstrio.adapters.redis.store import RedisStore
+from smstrio.core.config import Common, SenderSettings
+from smstrio.core.distributions import Distribution, sampler
+from smstrio.core.message import encode, new_run_id, random_sms
 from smstrio.ports import Outgoing
-from smstrio.sender import run_sender
+from smstrio.roles.gateway import SimulatedGateway
+from smstrio.roles.sender import run_sender
 from tests.conftest import delete_queues
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

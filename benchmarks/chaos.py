@@ -23,7 +23,7 @@ from typing import Any
 import trio
 
 from smstrio.adapters.bridge import open_bridge
-from smstrio.adapters.redisstore import RedisStore
+from smstrio.adapters.redis.store import RedisStore
 from tests.conftest import AMQP_URL, REDIS_URL, delete_queues
 from tests.faultkit import Smstrio, kill_and_restart, stats
 

@@ -24,14 +24,14 @@ from typing import Any
 
 import trio
 
-from smstrio.adapters.amqp import AmqpBroker
+from smstrio.adapters.amqp.broker import AmqpBroker
 from smstrio.adapters.bridge import open_bridge
-from smstrio.adapters.redisstore import RedisStore
-from smstrio.config import Common, ProducerSettings, SenderSettings
-from smstrio.distributions import Distribution, sampler
-from smstrio.gateway import SimulatedGateway
-from smstrio.producer import run_producer
-from smstrio.sender import run_sender
+from smstrio.adapters.redis.store import RedisStore
+from smstrio.core.config import Common, ProducerSettings, SenderSettings
+from smstrio.core.distributions import Distribution, sampler
+from smstrio.roles.gateway import SimulatedGateway
+from smstrio.roles.producer import run_producer
+from smstrio.roles.sender import run_sender
 from tests.conftest import delete_queues
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

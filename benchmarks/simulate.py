@@ -29,9 +29,9 @@ from typing import Any
 import trio
 from trio.testing import MockClock
 
-from smstrio.distributions import Distribution
-from smstrio.scenario import Scenario, SenderProfile
-from smstrio.simulate import run_simulation
+from smstrio.core.distributions import Distribution
+from smstrio.core.scenario import Scenario, SenderProfile
+from smstrio.sim.simulate import run_simulation
 
 WORKERS = 1000
 MEAN_S = 2.0

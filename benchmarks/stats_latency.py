@@ -29,8 +29,8 @@ from typing import Any
 import trio
 
 from smstrio.adapters.bridge import open_bridge
-from smstrio.adapters.redisstore import RedisStore
-from smstrio.histogram import nearest_rank
+from smstrio.adapters.redis.store import RedisStore
+from smstrio.core.histogram import nearest_rank
 from tests.conftest import AMQP_URL, REDIS_URL, delete_queues
 from tests.faultkit import free_port
 from tests.test_web import http_get

@@ -1,7 +1,7 @@
-"""The seams between roles and services: Protocols, with in-memory twins in ``memory.py``.
+"""The seams between roles and services: Protocols, with in-memory twins in ``adapters/memory``.
 
 Roles depend only on these. The adapters in ``smstrio/adapters`` implement them over
-RabbitMQ and Redis; ``smstrio/memory.py`` implements them in-process for tests and
+RabbitMQ and Redis; ``smstrio/adapters/memory`` implements them in-process for tests and
 the embedded simulation.
 """
 
@@ -13,8 +13,8 @@ from typing import NoReturn, Protocol
 
 import trio
 
-from smstrio.message import Sms
-from smstrio.stats import Counted, OutcomeRecord, SenderInfo, StoreView
+from smstrio.core.message import Sms
+from smstrio.core.stats import Counted, OutcomeRecord, SenderInfo, StoreView
 
 ATTEMPT_HEADER = "x-smstrio-attempt"
 """The message header carrying which attempt a retried message is on."""
@@ -118,7 +118,7 @@ class Broker(Protocol):
         """The depth of ``queue`` (as :meth:`queue_depth`) and its consumer count, in one question."""
 
     async def watch(self) -> NoReturn:
-        """Return never; raise :class:`~smstrio.errors.BrokerError` when the connection is lost."""
+        """Return never; raise :class:`~smstrio.core.errors.BrokerError` when the connection is lost."""
 
     async def aclose(self) -> None:
         """Close the connection; the broker requeues whatever was not acknowledged."""
@@ -151,7 +151,7 @@ class StatsStore(Protocol):
         """Delete this queue's statistics; return how many keys went."""
 
     async def ping(self) -> None:
-        """Raise :class:`~smstrio.errors.StoreError` unless the store answers."""
+        """Raise :class:`~smstrio.core.errors.StoreError` unless the store answers."""
 
     async def aclose(self) -> None:
         """Release connections."""

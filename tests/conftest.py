@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 import aiormq
 import pytest
 
-from smstrio import logs
-from smstrio.adapters.amqp import AmqpBroker
+from smstrio.adapters.amqp.broker import AmqpBroker
 from smstrio.adapters.bridge import cross, open_bridge
-from smstrio.adapters.redisstore import RedisStore
+from smstrio.adapters.redis.store import RedisStore
+from smstrio.core import logs
 
 AMQP_URL = os.environ.get("SMSTRIO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("SMSTRIO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

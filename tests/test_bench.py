@@ -14,7 +14,7 @@ import redis
 
 from smstrio.bench.report import Report, Result, table
 from smstrio.bench.scenarios import Drained
-from smstrio.stats import Totals
+from smstrio.core.stats import Totals
 from tests.conftest import AMQP_URL, REDIS_URL
 
 

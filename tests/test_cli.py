@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import trio
 
-from smstrio.adapters.amqp import AmqpBroker
-from smstrio.adapters.redisstore import RedisStore
+from smstrio.adapters.amqp.broker import AmqpBroker
+from smstrio.adapters.redis.store import RedisStore
 from smstrio.cli import EXIT_UNAVAILABLE, EXIT_USAGE, main
 from tests.conftest import AMQP_URL, REDIS_URL
 

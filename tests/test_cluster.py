@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from smstrio.adapters.amqp import AmqpBroker
+from smstrio.adapters.amqp.broker import AmqpBroker
 from tests.conftest import AMQP_URL
 from tests.faultkit import Smstrio, stats
 from tests.tlskit import monitor_stats, redis_available, redis_cluster

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from smstrio.config import (
+from smstrio.core.config import (
     DEFAULT_AMQP_URL,
     DEFAULT_QUEUE,
     DEFAULT_REDIS_URL,
@@ -25,8 +25,8 @@ from smstrio.config import (
     read_dotenv,
     redact,
 )
-from smstrio.distributions import Distribution
-from smstrio.errors import ConfigError
+from smstrio.core.distributions import Distribution
+from smstrio.core.errors import ConfigError
 
 
 def write_env(tmp_path: Path, text: str) -> Path:

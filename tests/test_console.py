@@ -15,8 +15,8 @@ import pytest
 import trio
 
 from smstrio.adapters.bridge import open_bridge
-from smstrio.adapters.redisstore import RedisStore
-from smstrio.console import LiveTable, ProgressBar, bar, duration, eta_s, progress_line, redraw, render
+from smstrio.adapters.redis.store import RedisStore
+from smstrio.web.console import LiveTable, ProgressBar, bar, duration, eta_s, progress_line, redraw, render
 from tests.conftest import AMQP_URL, REDIS_URL, SNAPSHOT_KEYS, delete_queues
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -14,14 +14,14 @@ from urllib.parse import urlsplit
 import pytest
 import trio
 
-from smstrio.adapters.amqp import AmqpBroker
-from smstrio.adapters.redisstore import RedisStore
-from smstrio.config import Common, MonitorSettings, ProducerSettings, SenderSettings
-from smstrio.distributions import Distribution, sampler
-from smstrio.gateway import SimulatedGateway
-from smstrio.monitor import run_monitor
-from smstrio.producer import run_producer
-from smstrio.sender import Sender, run_sender
+from smstrio.adapters.amqp.broker import AmqpBroker
+from smstrio.adapters.redis.store import RedisStore
+from smstrio.core.config import Common, MonitorSettings, ProducerSettings, SenderSettings
+from smstrio.core.distributions import Distribution, sampler
+from smstrio.roles.gateway import SimulatedGateway
+from smstrio.roles.monitor import run_monitor
+from smstrio.roles.producer import run_producer
+from smstrio.roles.sender import Sender, run_sender
 from tests.conftest import AMQP_URL, REDIS_URL
 from tests.test_web import http_get
 

@@ -22,10 +22,10 @@ import pytest
 import trio
 import yaml
 
-from smstrio.adapters.amqp import AmqpBroker
-from smstrio.adapters.redisstore import RedisStore
+from smstrio.adapters.amqp.broker import AmqpBroker
+from smstrio.adapters.redis.store import RedisStore
 from smstrio.cli import app
-from smstrio.config import Common, Sources
+from smstrio.core.config import Common, Sources
 from tests.conftest import AMQP_URL, REDIS_URL
 from tests.faultkit import free_port
 
@@ -52,9 +52,9 @@ def _load(path: Path) -> ModuleType:
 
 def known_env_names() -> set[str]:
     """Environment names the settings read, found in the code: ``src.pick(flag, ("NAME", ...), ...)``
-    and ``src.env.get("NAME")`` in smstrio/config.py and smstrio/cli/*.py."""
+    and ``src.env.get("NAME")`` in smstrio/core/config.py and smstrio/cli/*.py."""
     names: set[str] = set()
-    for path in [ROOT / "smstrio" / "config.py", *sorted((ROOT / "smstrio" / "cli").glob("*.py"))]:
+    for path in [ROOT / "smstrio" / "core" / "config.py", *sorted((ROOT / "smstrio" / "cli").glob("*.py"))]:
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from smstrio.distributions import Distribution, sampler
+from smstrio.core.distributions import Distribution, sampler
 
 DRAWS = 20_000
 MEAN = 2.0

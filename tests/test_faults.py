@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 import trio
 
-from smstrio.adapters.amqp import AmqpBroker
-from smstrio.adapters.redisstore import RedisStore
+from smstrio.adapters.amqp.broker import AmqpBroker
+from smstrio.adapters.redis.store import RedisStore
 from smstrio.ports import Outgoing
 from tests.conftest import AMQP_URL, REDIS_URL, delete_queues
 from tests.faultkit import PrivateRedis, Smstrio, TcpProxy, kill_and_restart, stats

@@ -1,4 +1,4 @@
-"""Batched frames (``smstrio.adapters.frames``) against the real RabbitMQ, on both paths."""
+"""Batched frames (``smstrio.adapters.amqp.frames``) against the real RabbitMQ, on both paths."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import aiormq
 import pytest
 from pamqp import commands as spec
 
+from smstrio.adapters.amqp.frames import SUPPORTED, Publication, publish_batch, settle_batch, supports
 from smstrio.adapters.bridge import cross
-from smstrio.adapters.frames import SUPPORTED, Publication, publish_batch, settle_batch, supports
 from tests.conftest import AMQP_URL
 
 PATHS = [pytest.param(True, id="batched"), pytest.param(False, id="per-message")]

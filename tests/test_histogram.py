@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smstrio.histogram import RELATIVE_ERROR, Histogram, bucket_bounds, bucket_key
+from smstrio.core.histogram import RELATIVE_ERROR, Histogram, bucket_bounds, bucket_key
 
 values = st.integers(min_value=0, max_value=10**11)
 value_lists = st.lists(values, max_size=200)

@@ -13,22 +13,22 @@ import pytest
 import redis.asyncio as aioredis
 import trio
 
-from smstrio.adapters.amqp import AmqpBroker
+from smstrio.adapters.amqp.broker import AmqpBroker
+from smstrio.adapters.amqp.topology import REASON_HEADER
 from smstrio.adapters.bridge import cross
-from smstrio.adapters.redisstore import RedisStore
-from smstrio.adapters.topology import REASON_HEADER
-from smstrio.config import Common, MonitorSettings, ProducerSettings, SenderSettings
-from smstrio.distributions import Distribution, sampler
-from smstrio.errors import BrokerError, StoreError
-from smstrio.gateway import SimulatedGateway
-from smstrio.histogram import RELATIVE_ERROR, Histogram, bucket_key, nearest_rank
-from smstrio.keys import Keys
-from smstrio.message import encode, random_sms
-from smstrio.monitor import Monitor, collect
+from smstrio.adapters.redis.store import RedisStore
+from smstrio.core.config import Common, MonitorSettings, ProducerSettings, SenderSettings
+from smstrio.core.distributions import Distribution, sampler
+from smstrio.core.errors import BrokerError, StoreError
+from smstrio.core.histogram import RELATIVE_ERROR, Histogram, bucket_key, nearest_rank
+from smstrio.core.keys import Keys
+from smstrio.core.message import encode, random_sms
+from smstrio.core.stats import Outcome, OutcomeRecord, SenderInfo, StatsSnapshot, snapshot
 from smstrio.ports import Outgoing, QueueInfo
-from smstrio.producer import run_producer
-from smstrio.sender import Sender, run_sender
-from smstrio.stats import Outcome, OutcomeRecord, SenderInfo, StatsSnapshot, snapshot
+from smstrio.roles.gateway import SimulatedGateway
+from smstrio.roles.monitor import Monitor, collect
+from smstrio.roles.producer import run_producer
+from smstrio.roles.sender import Sender, run_sender
 from tests.conftest import AMQP_URL, REDIS_URL
 
 pytestmark = pytest.mark.services

@@ -13,8 +13,8 @@ import pytest
 import trio
 import trio.testing
 
-from smstrio import logs
-from smstrio.keys import Keys
+from smstrio.core import logs
+from smstrio.core.keys import Keys
 from smstrio.nursery.batching import next_batch
 
 # Keys.

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smstrio.errors import DecodeError
-from smstrio.message import (
+from smstrio.core.errors import DecodeError
+from smstrio.core.message import (
     MAX_BODY,
     MAX_TEXT,
     Sms,

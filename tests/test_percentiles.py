@@ -8,18 +8,18 @@ from collections.abc import Sequence
 import pytest
 import trio
 
-from smstrio.adapters.amqp import AmqpBroker
-from smstrio.adapters.redisstore import RedisStore
-from smstrio.config import Common, MonitorSettings, ProducerSettings, SenderSettings
-from smstrio.distributions import Distribution, sampler
-from smstrio.gateway import SimulatedGateway
-from smstrio.histogram import nearest_rank
-from smstrio.monitor import Monitor
+from smstrio.adapters.amqp.broker import AmqpBroker
+from smstrio.adapters.redis.store import RedisStore
+from smstrio.core.config import Common, MonitorSettings, ProducerSettings, SenderSettings
+from smstrio.core.distributions import Distribution, sampler
+from smstrio.core.histogram import nearest_rank
+from smstrio.core.stats import PERCENTILES, Counted, Outcome, OutcomeRecord, SenderInfo, StoreView
 from smstrio.ports import StatsStore
-from smstrio.producer import run_producer
-from smstrio.sender import run_sender
-from smstrio.stats import PERCENTILES, Counted, Outcome, OutcomeRecord, SenderInfo, StoreView
-from smstrio.web import create_app
+from smstrio.roles.gateway import SimulatedGateway
+from smstrio.roles.monitor import Monitor
+from smstrio.roles.producer import run_producer
+from smstrio.roles.sender import run_sender
+from smstrio.web.app import create_app
 from tests.conftest import AMQP_URL, REDIS_URL
 
 

@@ -10,12 +10,12 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from smstrio.config import Common, ProducerSettings
-from smstrio.errors import BrokerError, PublishError
-from smstrio.memory import MemoryBroker, MemoryStore
-from smstrio.message import decode, format_message_id, parse_message_id
+from smstrio.adapters.memory import MemoryBroker, MemoryStore
+from smstrio.core.config import Common, ProducerSettings
+from smstrio.core.errors import BrokerError, PublishError
+from smstrio.core.message import decode, format_message_id, parse_message_id
 from smstrio.ports import Outgoing
-from smstrio.producer import PUBLISH_ATTEMPTS, ProduceSummary, run_producer
+from smstrio.roles.producer import PUBLISH_ATTEMPTS, ProduceSummary, run_producer
 
 
 @dataclass

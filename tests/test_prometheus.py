@@ -9,13 +9,22 @@ import pytest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from smstrio.config import Common, MonitorSettings
-from smstrio.histogram import RELATIVE_ERROR, Histogram, nearest_rank
-from smstrio.memory import MemoryBroker, MemoryStore
-from smstrio.monitor import Monitor
-from smstrio.prometheus import CONTENT_TYPE, LE_BOUNDS_S, cumulative_buckets, render
-from smstrio.stats import RATE_HISTORY_S, Outcome, OutcomeRecord, Percentiles, SenderInfo, StoreView, Totals, snapshot
-from smstrio.web import create_app
+from smstrio.adapters.memory import MemoryBroker, MemoryStore
+from smstrio.core.config import Common, MonitorSettings
+from smstrio.core.histogram import RELATIVE_ERROR, Histogram, nearest_rank
+from smstrio.core.stats import (
+    RATE_HISTORY_S,
+    Outcome,
+    OutcomeRecord,
+    Percentiles,
+    SenderInfo,
+    StoreView,
+    Totals,
+    snapshot,
+)
+from smstrio.roles.monitor import Monitor
+from smstrio.web.app import create_app
+from smstrio.web.prometheus import CONTENT_TYPE, LE_BOUNDS_S, cumulative_buckets, render
 
 RUN = "0123456789ab"
 

@@ -9,10 +9,10 @@ import aiormq
 import pytest
 import trio
 
-from smstrio.adapters.amqp import AmqpBroker
+from smstrio.adapters.amqp.broker import AmqpBroker
+from smstrio.adapters.amqp.topology import QUORUM_DELIVERY_LIMIT, queue_arguments
 from smstrio.adapters.bridge import cross
-from smstrio.adapters.redisstore import RedisStore
-from smstrio.adapters.topology import QUORUM_DELIVERY_LIMIT, queue_arguments
+from smstrio.adapters.redis.store import RedisStore
 from smstrio.cli import EXIT_UNAVAILABLE
 from tests.conftest import AMQP_URL, REDIS_URL
 from tests.faultkit import Smstrio, stats

@@ -15,15 +15,15 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from smstrio.config import Common, SenderSettings
-from smstrio.distributions import Distribution, sampler
-from smstrio.errors import StoreError
-from smstrio.gateway import SimulatedGateway
-from smstrio.memory import MemoryBroker, MemoryStore
-from smstrio.message import Sms, encode, random_sms
+from smstrio.adapters.memory import MemoryBroker, MemoryStore
+from smstrio.core.config import Common, SenderSettings
+from smstrio.core.distributions import Distribution, sampler
+from smstrio.core.errors import StoreError
+from smstrio.core.message import Sms, encode, random_sms
+from smstrio.core.stats import Counted, OutcomeRecord, Totals
 from smstrio.ports import Gateway, Outgoing
-from smstrio.sender import EMPTY_CHECK_S, Sender, run_sender
-from smstrio.stats import Counted, OutcomeRecord, Totals
+from smstrio.roles.gateway import SimulatedGateway
+from smstrio.roles.sender import EMPTY_CHECK_S, Sender, run_sender
 
 RUN = "0123456789ab"
 CAP_S = 600.0
@@ -526,7 +526,7 @@ async def test_sender_logs_a_summary_of_its_own_work_every_interval(
     autojump_clock: MockClock, queue_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Every summary_interval a "summary" line gives this sender's counts so far and its rate since the last line."""
-    caplog.set_level(logging.INFO, logger="smstrio.sender")
+    caplog.set_level(logging.INFO, logger="smstrio.roles.sender")
     broker, store = MemoryBroker(), MemoryStore(clock=trio.current_time)
     await _publish(broker, queue_name, 8)
     settings = _settings(queue_name, workers=2, mean=1.0, summary_interval=2.5)  # 2 sends a second until t=4
@@ -552,7 +552,7 @@ async def test_a_zero_summary_interval_logs_no_summary(
     autojump_clock: MockClock, queue_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """summary_interval 0 turns the summary lines off."""
-    caplog.set_level(logging.INFO, logger="smstrio.sender")
+    caplog.set_level(logging.INFO, logger="smstrio.roles.sender")
     broker, store = MemoryBroker(), MemoryStore(clock=trio.current_time)
     await _publish(broker, queue_name, 4)
     settings = _settings(queue_name, workers=2, mean=1.0, summary_interval=0.0, until_empty=True)

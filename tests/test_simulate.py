@@ -17,10 +17,10 @@ import trio
 from trio.testing import MockClock
 
 from smstrio.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
-from smstrio.distributions import Distribution
-from smstrio.errors import ConfigError
-from smstrio.scenario import Scenario, SenderProfile, Thresholds, load_scenario, parse_sender_spec
-from smstrio.simulate import FLOW_LIMIT, STOP_GRACE_S, Simulation, run_simulation
+from smstrio.core.distributions import Distribution
+from smstrio.core.errors import ConfigError
+from smstrio.core.scenario import Scenario, SenderProfile, Thresholds, load_scenario, parse_sender_spec
+from smstrio.sim.simulate import FLOW_LIMIT, STOP_GRACE_S, Simulation, run_simulation
 
 CAP_S = 10_000.0
 """A virtual-time cap on each run, so that a simulation that never ends fails instead of hanging."""
@@ -50,7 +50,7 @@ def stats_events() -> Iterator[list[dict[str, Any]]]:
             if record.getMessage() == "stats":
                 events.append(record.__dict__["fields"])
 
-    logger = logging.getLogger("smstrio.monitor")
+    logger = logging.getLogger("smstrio.roles.monitor")
     handler, saved = Collect(), (logger.level, logger.propagate)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

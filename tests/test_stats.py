@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smstrio.stats import (
+from smstrio.core.stats import (
     RATE_WINDOW_S,
     Counted,
     SenderInfo,

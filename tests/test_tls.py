@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from smstrio.adapters.amqp import AmqpBroker
-from smstrio.adapters.redisstore import RedisStore
+from smstrio.adapters.amqp.broker import AmqpBroker
+from smstrio.adapters.redis.store import RedisStore
 from smstrio.cli import EXIT_UNAVAILABLE
-from smstrio.config import TlsFiles
-from smstrio.errors import BrokerError, ConfigError
+from smstrio.core.config import TlsFiles
+from smstrio.core.errors import BrokerError, ConfigError
 from tests.conftest import AMQP_URL
 from tests.faultkit import Smstrio, stats
 from tests.tlskit import (

@@ -13,14 +13,14 @@ from urllib.parse import urlsplit
 import pytest
 import trio
 
-from smstrio.config import Common, MonitorSettings
-from smstrio.errors import ConfigError, StoreError
-from smstrio.memory import MemoryBroker, MemoryStore
-from smstrio.message import encode, random_sms
-from smstrio.monitor import Monitor, run_monitor
+from smstrio.adapters.memory import MemoryBroker, MemoryStore
+from smstrio.core.config import Common, MonitorSettings
+from smstrio.core.errors import ConfigError, StoreError
+from smstrio.core.message import encode, random_sms
+from smstrio.core.stats import Outcome, OutcomeRecord, SenderInfo, StatsSnapshot
 from smstrio.ports import Outgoing
-from smstrio.stats import Outcome, OutcomeRecord, SenderInfo, StatsSnapshot
-from smstrio.web import INTERVAL_MARKER, PerSnapshot, create_app
+from smstrio.roles.monitor import Monitor, run_monitor
+from smstrio.web.app import INTERVAL_MARKER, PerSnapshot, create_app
 from tests.conftest import SNAPSHOT_KEYS
 
 RUN = "0123456789ab"

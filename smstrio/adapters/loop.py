@@ -52,7 +52,7 @@ import trio
 import trio_asyncio
 from sniffio import thread_local as sniffio_library
 
-from smstrio.logs import event
+from smstrio.core.logs import event
 
 try:
     from trio_asyncio._handles import AsyncHandle

@@ -38,7 +38,7 @@ from typing import Any
 
 import redis
 
-from smstrio.config import redact
+from smstrio.core.config import redact
 
 IDLE_S = 2.0
 """``send`` stops once no message arrived for this long."""

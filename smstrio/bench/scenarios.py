@@ -22,11 +22,11 @@ from typing import Any
 
 import trio
 
-from smstrio.adapters.amqp import AmqpBroker
-from smstrio.adapters.redisstore import RedisStore
-from smstrio.config import Common
-from smstrio.errors import SmstrioError
-from smstrio.stats import Totals
+from smstrio.adapters.amqp.broker import AmqpBroker
+from smstrio.adapters.redis.store import RedisStore
+from smstrio.core.config import Common
+from smstrio.core.errors import SmstrioError
+from smstrio.core.stats import Totals
 
 POLL_S = 0.05
 CAP_S = 600.0

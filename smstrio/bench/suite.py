@@ -24,8 +24,8 @@ import trio
 
 from smstrio.bench.report import Report, Result
 from smstrio.bench.scenarios import Bench
-from smstrio.config import Common
-from smstrio.logs import event
+from smstrio.core.config import Common
+from smstrio.core.logs import event
 
 log = logging.getLogger(__name__)
 

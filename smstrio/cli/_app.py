@@ -22,16 +22,17 @@ import cyclopts
 import trio
 from cyclopts import Parameter
 
-from smstrio import __version__, logs
-from smstrio.adapters.amqp import AmqpBroker
+from smstrio import __version__
+from smstrio.adapters.amqp.broker import AmqpBroker
 from smstrio.adapters.bridge import open_bridge
-from smstrio.adapters.redisstore import RedisStore
-from smstrio.config import (
+from smstrio.adapters.redis.store import RedisStore
+from smstrio.core import logs
+from smstrio.core.config import (
     Common,
     Sources,
     TlsFiles,
 )
-from smstrio.errors import ConfigError, ServiceError, SmstrioError
+from smstrio.core.errors import ConfigError, ServiceError, SmstrioError
 from smstrio.nursery.signals import stop_on_signals
 
 EXIT_OK = 0

@@ -13,7 +13,7 @@ from smstrio.bench.report import table
 from smstrio.bench.scenarios import BenchError
 from smstrio.bench.suite import SCENARIOS, BenchSettings, run_bench
 from smstrio.cli._app import DEFAULT_FLAGS, EXIT_FAILURE, EXIT_OK, ServiceFlags, app, run_command, sources
-from smstrio.errors import ConfigError
+from smstrio.core.errors import ConfigError
 from smstrio.nursery.signals import stop_on_signals
 
 

@@ -12,7 +12,6 @@ from typing import Annotated
 import trio
 from cyclopts import Parameter
 
-from smstrio import console
 from smstrio.cli._app import (
     DEAD_BODY_SHOWN,
     DEFAULT_FLAGS,
@@ -24,7 +23,7 @@ from smstrio.cli._app import (
     sources,
     until_signalled,
 )
-from smstrio.config import (
+from smstrio.core.config import (
     MonitorSettings,
     ProducerSettings,
     SenderSettings,
@@ -32,13 +31,14 @@ from smstrio.config import (
     as_float,
     as_int,
 )
-from smstrio.distributions import Distribution, sampler
-from smstrio.errors import ConfigError, PublishError
-from smstrio.gateway import SimulatedGateway
+from smstrio.core.distributions import Distribution, sampler
+from smstrio.core.errors import ConfigError, PublishError
+from smstrio.core.stats import StatsSnapshot
 from smstrio.nursery.signals import stop_on_signals
-from smstrio.producer import run_producer
-from smstrio.sender import run_sender
-from smstrio.stats import StatsSnapshot
+from smstrio.roles.gateway import SimulatedGateway
+from smstrio.roles.producer import run_producer
+from smstrio.roles.sender import run_sender
+from smstrio.web import console
 
 
 @app.command
@@ -198,7 +198,7 @@ def monitor(
         token=src.pick(token, ("MONITOR_TOKEN",), str, None),
     )
     # Imported here: quart and hypercorn take a third of a second that the other commands need not pay.
-    from smstrio.monitor import run_monitor
+    from smstrio.roles.monitor import run_monitor
 
     if json_lines or not sys.stdout.isatty():
         role = functools.partial(run_monitor, report=_print_json_line)
@@ -234,7 +234,7 @@ def stats(*, flags: ServiceFlags = DEFAULT_FLAGS) -> None:
     """Print the current statistics of the queue once, as one JSON object."""
     common = flags.resolve(sources())
 
-    from smstrio.monitor import collect  # quart and hypercorn come with it: see monitor()
+    from smstrio.roles.monitor import collect  # quart and hypercorn come with it: see monitor()
 
     async def main() -> int:
         async with open_services(common, name="smstrio stats") as (broker, store):

@@ -20,17 +20,17 @@ from smstrio.cli._app import (
     sources,
     until_signalled,
 )
-from smstrio.config import (
+from smstrio.core.config import (
     Common,
 )
-from smstrio.distributions import Distribution
-from smstrio.errors import ConfigError
+from smstrio.core.distributions import Distribution
+from smstrio.core.errors import ConfigError
+from smstrio.core.scenario import Scenario, SenderProfile, Thresholds, load_scenario, parse_sender_spec
 from smstrio.nursery.signals import stop_on_signals
-from smstrio.scenario import Scenario, SenderProfile, Thresholds, load_scenario, parse_sender_spec
 
 if TYPE_CHECKING:
-    from smstrio.simulate import Simulation
-    from smstrio.summary import SimulationSummary
+    from smstrio.core.summary import SimulationSummary
+    from smstrio.sim.simulate import Simulation
 
 
 def _virtual_clock(virtual: bool) -> trio.abc.Clock | None:
@@ -91,7 +91,7 @@ def simulate(
         One sender, repeatable: "workers=50,mean=0.2,failure-rate=0.1,distribution=normal,name=fast".
         Keys not given come from --workers/--mean/--failure-rate/--distribution.
     scenario
-        A TOML scenario file (format: ``smstrio/scenario.py``); flags override its values.
+        A TOML scenario file (format: ``smstrio/core/scenario.py``); flags override its values.
     virtual_time
         Run on a virtual clock: no real waiting, durations are simulated seconds.
     json_output
@@ -135,8 +135,8 @@ def simulate(
     if interval is None:
         interval = max(1.0, round(campaign.ideal_duration_s / 10)) if virtual_time else 1.0
     # Imported here: the simulation brings the monitor's web stack, which the other commands need not load.
-    from smstrio.simulate import run_simulation
-    from smstrio.summary import render
+    from smstrio.core.summary import render
+    from smstrio.sim.simulate import run_simulation
 
     summaries: list[SimulationSummary] = []
 
@@ -211,8 +211,8 @@ def plan(
         messages=messages, senders=(profile,), seed=seed, thresholds=Thresholds(max_duration_s=target_duration)
     )
 
-    from smstrio.plan import fewest_workers  # see simulate()
-    from smstrio.summary import render
+    from smstrio.core.summary import render
+    from smstrio.sim.plan import fewest_workers  # see simulate()
 
     async def main() -> int:
         with trio.CancelScope() as scope:

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import trio
 
-from smstrio.logs import event
+from smstrio.core.logs import event
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import trio
 
-from smstrio.logs import event
+from smstrio.core.logs import event
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import random
 
 import trio
 
-from smstrio.distributions import Sampler
-from smstrio.message import Sms
+from smstrio.core.distributions import Sampler
+from smstrio.core.message import Sms
 from smstrio.nursery.timers import Timers
 
 

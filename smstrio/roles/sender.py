@@ -31,14 +31,14 @@ from typing import Any, TypeVar
 
 import trio
 
-from smstrio.attempt import Result, attempt
-from smstrio.config import SenderSettings
-from smstrio.errors import BrokerError, StoreError
-from smstrio.logs import bind, event
+from smstrio.core.config import SenderSettings
+from smstrio.core.errors import BrokerError, StoreError
+from smstrio.core.logs import bind, event
+from smstrio.core.stats import Counted, SenderInfo
 from smstrio.nursery.batching import next_batch
 from smstrio.nursery.retry import retry
 from smstrio.ports import Broker, Delivery, Gateway, StatsStore
-from smstrio.stats import Counted, SenderInfo
+from smstrio.roles.attempt import Result, attempt
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from smstrio.distributions import Distribution
-from smstrio.errors import ConfigError
+from smstrio.core.distributions import Distribution
+from smstrio.core.errors import ConfigError
 
 T = TypeVar("T")
 

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 import trio
 
-from smstrio.config import SenderSettings
-from smstrio.errors import DecodeError
-from smstrio.logs import event
-from smstrio.message import decode, parse_message_id
+from smstrio.core.config import SenderSettings
+from smstrio.core.errors import DecodeError
+from smstrio.core.logs import event
+from smstrio.core.message import decode, parse_message_id
+from smstrio.core.stats import Outcome, OutcomeRecord
 from smstrio.ports import DeadLetter, Delivery, Gateway, Retry
-from smstrio.stats import Outcome, OutcomeRecord
 
-log = logging.getLogger("smstrio.sender")
+log = logging.getLogger("smstrio.roles.sender")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from smstrio.histogram import Histogram
+from smstrio.core.histogram import Histogram
 
 RATE_WINDOW_S = 5
 """``throughput_per_s`` is the mean over this many whole seconds before the current one."""

@@ -20,10 +20,10 @@ from typing import Any
 
 import trio
 
-from smstrio.config import ProducerSettings
-from smstrio.errors import BrokerError, PublishError, StoreError
-from smstrio.logs import event
-from smstrio.message import encode, new_run_id, random_sms
+from smstrio.core.config import ProducerSettings
+from smstrio.core.errors import BrokerError, PublishError, StoreError
+from smstrio.core.logs import event
+from smstrio.core.message import encode, new_run_id, random_sms
 from smstrio.nursery.retry import retry
 from smstrio.ports import Broker, Outgoing, StatsStore
 

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from smstrio.distributions import Distribution
-from smstrio.errors import ConfigError
+from smstrio.core.distributions import Distribution
+from smstrio.core.errors import ConfigError
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""In-process twins of the broker and the stats store, for tests and the embedded simulation.
+"""The in-process twin of the AMQP broker, for tests and the embedded simulation.
 
 They keep the same promises as the real adapters where the roles can tell: deliveries
 respect the prefetch, unacknowledged deliveries return to the queue when the
@@ -11,15 +11,13 @@ import collections
 import heapq
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 import trio
 
-from smstrio.errors import BrokerError
-from smstrio.histogram import Histogram
+from smstrio.core.errors import BrokerError
 from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, QueueInfo, Retry
-from smstrio.stats import RATE_HISTORY_S, Counted, Outcome, OutcomeRecord, SenderInfo, StoreView, Totals
 
 
 @dataclass
@@ -195,121 +193,3 @@ class MemoryBroker:
         if not self.closed:
             self._requeue()
             self.closed = True
-
-
-class _Bitmaps:
-    """One bit per message id, a bytearray per run, as the Redis store keeps them (and free for the GC)."""
-
-    def __init__(self) -> None:
-        self._runs: dict[str, bytearray] = {}
-
-    def set(self, run: str, seq: int) -> bool:
-        """Set the bit of ``(run, seq)``; say whether it was clear."""
-        bits = self._runs.setdefault(run, bytearray())
-        byte, mask = seq >> 3, 1 << (seq & 7)
-        if byte >= len(bits):
-            bits.extend(bytes(max(byte + 1 - len(bits), len(bits))))
-        if bits[byte] & mask:
-            return False
-        bits[byte] |= mask
-        return True
-
-    def clear(self) -> None:
-        self._runs.clear()
-
-
-@dataclass
-class MemoryStore:
-    """A stats store in memory; ``clock`` gives seconds (``trio.current_time`` for virtual time)."""
-
-    clock: Callable[[], float]
-    totals: Totals = field(default_factory=Totals)
-    _done: _Bitmaps = field(default_factory=lambda: _Bitmaps())
-    _produced: _Bitmaps = field(default_factory=lambda: _Bitmaps())
-    _per_second: collections.Counter[int] = field(default_factory=collections.Counter)
-    _senders: dict[str, tuple[SenderInfo, float]] = field(default_factory=dict)
-    _service: Histogram = field(default_factory=Histogram)
-    _latency: Histogram = field(default_factory=Histogram)
-
-    async def record(self, records: Sequence[OutcomeRecord]) -> Counted:
-        await trio.lowlevel.checkpoint()
-        counts = collections.Counter[str]()
-        service_us = latency_us = 0
-        produced = 0
-        for r in records:
-            if r.outcome is Outcome.RETRIED:
-                counts["retried"] += 1
-                continue
-            if r.run is not None and r.seq is not None:
-                if not self._done.set(r.run, r.seq):
-                    counts["duplicates"] += 1
-                    continue
-                produced += self._produced.set(r.run, r.seq)
-            else:
-                produced += 1
-            counts[r.outcome.value] += 1
-            if r.outcome is not Outcome.INVALID:
-                service_us += r.service_us
-                latency_us += r.latency_us
-                self._service.record(r.service_us)
-                self._latency.record(r.latency_us)
-        counted = Counted(**counts)
-        t = self.totals
-        self.totals = replace(
-            t,
-            produced=t.produced + produced,
-            sent=t.sent + counted.sent,
-            failed=t.failed + counted.failed,
-            invalid=t.invalid + counted.invalid,
-            duplicates=t.duplicates + counted.duplicates,
-            retried=t.retried + counted.retried,
-            service_us=t.service_us + service_us,
-            latency_us=t.latency_us + latency_us,
-        )
-        self._per_second[int(self.clock())] += counted.processed
-        return counted
-
-    async def add_produced(self, run: str, seqs: Sequence[int]) -> int:
-        await trio.lowlevel.checkpoint()
-        new = sum(self._produced.set(run, seq) for seq in seqs)
-        self.totals = replace(self.totals, produced=self.totals.produced + new)
-        return new
-
-    async def heartbeat(self, info: SenderInfo, ttl: float) -> None:
-        await trio.lowlevel.checkpoint()
-        self._senders[info.id] = (info, self.clock() + ttl)
-
-    async def forget_sender(self, sender_id: str) -> None:
-        await trio.lowlevel.checkpoint()
-        self._senders.pop(sender_id, None)
-
-    async def view(self) -> StoreView:
-        await trio.lowlevel.checkpoint()
-        now = self.clock()
-        second = int(now)
-        live = [info for info, expires in self._senders.values() if expires > now]
-        recent = [self._per_second[s] for s in range(second - RATE_HISTORY_S, second)]
-        return StoreView(
-            totals=self.totals,
-            recent=recent,
-            senders=live,
-            service=Histogram().merge(self._service),  # copies: a snapshot must not change later
-            latency=Histogram().merge(self._latency),
-        )
-
-    async def reset(self) -> int:
-        await trio.lowlevel.checkpoint()
-        self.totals = Totals()
-        self._done.clear()
-        self._produced.clear()
-        self._per_second.clear()
-        self._senders.clear()
-        self._service = Histogram()
-        self._latency = Histogram()
-        return 1
-
-    async def ping(self) -> None:
-        await trio.lowlevel.checkpoint()
-
-    async def aclose(self) -> None:
-        await trio.lowlevel.checkpoint()

@@ -2,7 +2,7 @@
 
 GET /         the live dashboard (``dashboard.html``: inline CSS and JS, polls /stats and /metrics)
 GET /stats    the latest statistics snapshot (JSON, refreshed once per interval)
-GET /metrics  the same snapshot in the Prometheus text format (``smstrio.prometheus``)
+GET /metrics  the same snapshot in the Prometheus text format (``smstrio.web.prometheus``)
 Both bodies are rendered once per snapshot and served as is until the next one.
 GET /healthz  whether Redis and RabbitMQ answer (200 or 503, JSON)
 
@@ -26,12 +26,12 @@ from hypercorn.trio import serve
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from smstrio import prometheus
-from smstrio.logs import event
-from smstrio.stats import StatsSnapshot
+from smstrio.core.logs import event
+from smstrio.core.stats import StatsSnapshot
+from smstrio.web import prometheus
 
 if TYPE_CHECKING:
-    from smstrio.monitor import Monitor
+    from smstrio.roles.monitor import Monitor
 
 T = TypeVar("T")
 
@@ -45,7 +45,7 @@ OPEN_PATHS = frozenset({"/healthz"})
 
 def dashboard_page(interval: float) -> str:
     """The dashboard's HTML, polling every ``interval`` seconds."""
-    page = resources.files("smstrio").joinpath("dashboard.html").read_text(encoding="utf-8")
+    page = resources.files("smstrio.web").joinpath("dashboard.html").read_text(encoding="utf-8")
     return page.replace(INTERVAL_MARKER, repr(float(interval)))
 
 

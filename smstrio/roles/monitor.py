@@ -1,7 +1,7 @@
 """The monitor role: every interval, read the statistics, log them as one JSON line, serve them.
 
 Each fresh snapshot also goes to ``report`` if one is given: the CLI prints it on stdout,
-as a JSON line or a live table (``smstrio.console``).
+as a JSON line or a live table (``smstrio.web.console``).
 
 The monitor keeps no counts of its own: every number comes from the store and the
 broker, so several monitors, or a restarted one, show the same numbers. It caches the
@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import trio
 
-from smstrio.config import MonitorSettings
-from smstrio.errors import ServiceError
-from smstrio.logs import event
+from smstrio.core.config import MonitorSettings
+from smstrio.core.errors import ServiceError
+from smstrio.core.logs import event
+from smstrio.core.stats import StatsSnapshot, snapshot
 from smstrio.ports import Broker, StatsStore
-from smstrio.stats import StatsSnapshot, snapshot
-from smstrio.web import create_app, serve_http
+from smstrio.web.app import create_app, serve_http
 
 log = logging.getLogger(__name__)
 

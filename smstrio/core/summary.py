@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from smstrio.histogram import Histogram
-from smstrio.scenario import Thresholds
+from smstrio.core.histogram import Histogram
+from smstrio.core.scenario import Thresholds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -29,21 +29,21 @@ from dataclasses import dataclass, field
 import trio
 import trio.testing
 
-from smstrio.config import Common, MonitorSettings, ProducerSettings, SenderSettings
-from smstrio.distributions import sampler
-from smstrio.gateway import SimulatedGateway
-from smstrio.histogram import Histogram
-from smstrio.logs import bind, event
-from smstrio.memory import MemoryBroker, MemoryStore
-from smstrio.message import Sms
-from smstrio.monitor import Monitor
+from smstrio.adapters.memory import MemoryBroker, MemoryStore
+from smstrio.core.config import Common, MonitorSettings, ProducerSettings, SenderSettings
+from smstrio.core.distributions import sampler
+from smstrio.core.histogram import Histogram
+from smstrio.core.logs import bind, event
+from smstrio.core.message import Sms
+from smstrio.core.scenario import Scenario, SenderProfile
+from smstrio.core.stats import Counted, OutcomeRecord
+from smstrio.core.summary import SenderSummary, SimulationSummary, evaluate, seconds
 from smstrio.ports import Gateway, Outgoing
-from smstrio.producer import run_producer
-from smstrio.scenario import Scenario, SenderProfile
-from smstrio.sender import Sender, run_sender
-from smstrio.stats import Counted, OutcomeRecord
-from smstrio.summary import SenderSummary, SimulationSummary, evaluate, seconds
-from smstrio.web import create_app, serve_http
+from smstrio.roles.gateway import SimulatedGateway
+from smstrio.roles.monitor import Monitor
+from smstrio.roles.producer import run_producer
+from smstrio.roles.sender import Sender, run_sender
+from smstrio.web.app import create_app, serve_http
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import aiormq
 from pamqp import commands as spec
 from pamqp.common import Arguments, FieldTable
 
-from smstrio.adapters.frames import Publication, publish_batch
-from smstrio.errors import BrokerError
+from smstrio.adapters.amqp.frames import Publication, publish_batch
+from smstrio.core.errors import BrokerError
 from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Outgoing, QueueInfo, Retry
 
 DEAD_LETTER_EXCHANGE = "smstrio.dead-letter"

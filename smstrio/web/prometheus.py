@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from smstrio.histogram import Histogram, bucket_bounds, bucket_key
-from smstrio.stats import StatsSnapshot
+from smstrio.core.histogram import Histogram, bucket_bounds, bucket_key
+from smstrio.core.stats import StatsSnapshot
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

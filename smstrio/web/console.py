@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from smstrio.stats import eta
+from smstrio.core.stats import eta
 
 BAR_WIDTH = 30
 _PERCENTILES = ("p50", "p90", "p95", "p99", "max")
@@ -19,7 +19,7 @@ _SENDER_COLUMNS = ("sender", "workers", "mean", "fail%", "sent", "failed", "inva
 
 
 def eta_s(stats: Mapping[str, Any]) -> float | None:
-    """The ETA of a ``/stats`` object, recomputed from its counts (:func:`smstrio.stats.eta`)."""
+    """The ETA of a ``/stats`` object, recomputed from its counts (:func:`smstrio.core.stats.eta`)."""
     return eta(stats["produced"], stats["processed"], stats["throughput_per_s"])
 
 

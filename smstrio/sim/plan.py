@@ -7,10 +7,10 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
-from smstrio.logs import event
-from smstrio.scenario import Scenario
-from smstrio.simulate import run_simulation
-from smstrio.summary import SimulationSummary
+from smstrio.core.logs import event
+from smstrio.core.scenario import Scenario
+from smstrio.core.summary import SimulationSummary
+from smstrio.sim.simulate import run_simulation
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import re
 import string
 from dataclasses import dataclass
 
-from smstrio.errors import DecodeError
+from smstrio.core.errors import DecodeError
 
 MAX_TEXT = 100
 """Longest SMS text smstrio generates or accepts, in characters."""

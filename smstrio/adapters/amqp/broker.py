@@ -3,7 +3,7 @@
 Messages are published persistent (``delivery_mode=2``) with publisher confirms, with
 the stable message id as the AMQP ``message_id``. One channel consumes and acks; a
 second, in confirm mode, publishes. The queues and the coroutines each call runs on
-the asyncio side are in :mod:`smstrio.adapters.topology`.
+the asyncio side are in :mod:`smstrio.adapters.amqp.topology`.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import trio
 from aiormq.abc import DeliveredMessage
 from pamqp import commands as spec
 
-from smstrio.adapters import topology
+from smstrio.adapters.amqp import topology
+from smstrio.adapters.amqp.frames import settle_batch
 from smstrio.adapters.bridge import cross
-from smstrio.adapters.frames import settle_batch
 from smstrio.adapters.tls import client_context
-from smstrio.config import TlsFiles, redact
-from smstrio.errors import BrokerError
-from smstrio.logs import event
+from smstrio.core.config import TlsFiles, redact
+from smstrio.core.errors import BrokerError
+from smstrio.core.logs import event
 from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, QueueInfo, Retry
 
 log = logging.getLogger(__name__)

@@ -21,11 +21,11 @@ from redis.exceptions import RedisError
 
 from smstrio.adapters.bridge import cross
 from smstrio.adapters.tls import client_context
-from smstrio.config import REDIS_CLUSTER_SCHEMES, TlsFiles, redact
-from smstrio.errors import StoreError
-from smstrio.histogram import PRECISION_BITS, Histogram, bucket_bounds, bucket_key
-from smstrio.keys import RATE_TTL_S, Keys
-from smstrio.stats import RATE_HISTORY_S, Counted, OutcomeRecord, SenderInfo, StoreView, Totals
+from smstrio.core.config import REDIS_CLUSTER_SCHEMES, TlsFiles, redact
+from smstrio.core.errors import StoreError
+from smstrio.core.histogram import PRECISION_BITS, Histogram, bucket_bounds, bucket_key
+from smstrio.core.keys import RATE_TTL_S, Keys
+from smstrio.core.stats import RATE_HISTORY_S, Counted, OutcomeRecord, SenderInfo, StoreView, Totals
 
 # KEYS: totals, rate counter of this second, service-time and latency histograms, then per
 # run in the batch its `done` and `produced` bitmaps. ARGV: groups of seven: index into KEYS

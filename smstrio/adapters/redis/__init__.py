@@ -1,0 +1,1 @@
+"""Redis through redis-py's asyncio client under trio-asyncio: the statistics store."""

@@ -1,0 +1,1 @@
+"""The embedded simulation on the in-memory twins, and the capacity planner built on it."""
