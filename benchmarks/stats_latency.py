@@ -33,7 +33,7 @@ from smstrio.adapters.redis.store import RedisStore
 from smstrio.core.histogram import nearest_rank
 from tests.conftest import AMQP_URL, REDIS_URL, delete_queues
 from tests.faultkit import free_port
-from tests.test_web import http_get
+from tests.http.test_web import http_get
 
 TARGET_P99_MS = 50.0
 

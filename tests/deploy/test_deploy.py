@@ -29,7 +29,7 @@ from smstrio.core.config import Common, Sources
 from tests.conftest import AMQP_URL, REDIS_URL
 from tests.faultkit import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SMSTRIO_SERVICES = {"monitor": "monitor", "sender": "send", "producer": "produce"}
 """compose service -> the smstrio command it runs."""

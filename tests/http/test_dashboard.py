@@ -23,7 +23,7 @@ from smstrio.roles.monitor import run_monitor
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
 from tests.conftest import AMQP_URL, REDIS_URL
-from tests.test_web import http_get
+from tests.http.test_web import http_get
 
 pytestmark = pytest.mark.services
 
