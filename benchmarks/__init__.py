@@ -1,0 +1,1 @@
+"""Measurement scripts: each runs on its own (`uv run python benchmarks/NAME.py`); never timed tests."""
