@@ -20,6 +20,22 @@ from smstrio.core.errors import BrokerError
 from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, QueueInfo, Retry
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryQueueStatistics:
+    """Where the messages of one queue are in the twin right now (as trio's ``statistics()`` records)."""
+
+    ready: int
+    """Messages ready in the queue, waiting for a consumer."""
+    unacked: int
+    """Messages delivered from the queue to consumers and not yet acknowledged or requeued."""
+    delayed: int
+    """Messages waiting in ``<queue>.retry`` for their delay to end (due ones move on the next operation)."""
+    dead: int
+    """Messages in the dead-letter queue ``<queue>.dead``."""
+    consumers: int
+    """Consumers attached to the queue and not cancelled."""
+
+
 @dataclass
 class _Consumer:
     queue: str
@@ -168,8 +184,20 @@ class MemoryBroker:
 
     async def queue_info(self, queue: str) -> QueueInfo:
         depth = await self.queue_depth(queue)
-        consumers = sum(1 for c in self._consumers.values() if c.queue == queue and c.prefetch > 0)
-        return QueueInfo(depth=depth, consumers=consumers)
+        return QueueInfo(depth=depth, consumers=self._consumer_count(queue))
+
+    def statistics(self, queue: str) -> MemoryQueueStatistics:
+        """Count where the messages of ``queue`` are, changing nothing."""
+        return MemoryQueueStatistics(
+            ready=len(self.queues.get(queue, ())),
+            unacked=sum(1 for entry in self._unacked.values() if entry[0] == queue),
+            delayed=sum(1 for entry in self._delayed if entry[2] == queue),
+            dead=len(self.queues.get(f"{queue}.dead", ())),
+            consumers=self._consumer_count(queue),
+        )
+
+    def _consumer_count(self, queue: str) -> int:
+        return sum(1 for c in self._consumers.values() if c.queue == queue and c.prefetch > 0)
 
     async def watch(self) -> NoReturn:
         await self._lost.wait()

@@ -1,0 +1,38 @@
+"""Component tier: the broker twin's read-only ``statistics()``, in virtual time."""
+
+from __future__ import annotations
+
+import trio
+from trio.testing import MockClock
+
+from smstrio.adapters.memory import MemoryBroker, MemoryQueueStatistics
+from smstrio.ports import DeadLetter, Delivery, Outgoing, Retry
+
+
+def _outgoing(count: int) -> list[Outgoing]:
+    return [Outgoing(f"m{i}", f"body {i}".encode()) for i in range(count)]
+
+
+async def test_statistics_count_ready_unacked_delayed_dead_and_consumers(autojump_clock: MockClock) -> None:
+    """statistics() says how many messages are ready, unacked, delayed and dead, and how many consumers are on."""
+    broker = MemoryBroker()
+    await broker.declare("q")
+    await broker.publish("q", _outgoing(5))
+    send, receive = trio.open_memory_channel[Delivery](2)
+    async with send, receive:
+        ctag = await broker.consume("q", 2, send)
+        first = receive.receive_nowait()
+        await broker.retry_later("q", [Retry(b"later", "r1", attempt=2, delay_s=10.0)])
+        await broker.dead_letter("q", [DeadLetter(b"bad", "d1", "invalid")])
+
+        assert broker.statistics("q") == MemoryQueueStatistics(ready=3, unacked=2, delayed=1, dead=1, consumers=1)
+        assert broker.statistics("other") == MemoryQueueStatistics(ready=0, unacked=0, delayed=0, dead=0, consumers=0)
+
+        await broker.ack([first.tag])
+        assert broker.statistics("q") == MemoryQueueStatistics(ready=2, unacked=2, delayed=1, dead=1, consumers=1)
+
+        await broker.cancel(ctag)
+        assert broker.statistics("q") == MemoryQueueStatistics(ready=2, unacked=2, delayed=1, dead=1, consumers=0)
+
+        await broker.aclose()
+        assert broker.statistics("q") == MemoryQueueStatistics(ready=4, unacked=0, delayed=1, dead=1, consumers=0)
