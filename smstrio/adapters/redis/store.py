@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
+from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -27,81 +28,14 @@ from smstrio.core.histogram import PRECISION_BITS, Histogram, bucket_bounds, buc
 from smstrio.core.keys import RATE_TTL_S, Keys
 from smstrio.core.stats import RATE_HISTORY_S, Counted, OutcomeRecord, SenderInfo, StoreView, Totals
 
-# KEYS: totals, rate counter of this second, service-time and latency histograms, then per
-# run in the batch its `done` and `produced` bitmaps. ARGV: groups of seven: index into KEYS
-# of the run's `done` bitmap (0: the message has no id), seq, outcome, service µs, latency µs,
-# and the histogram bucket keys of those two (`histogram.bucket_key`, computed by the caller).
-# A newly counted message is also counted as produced if it was not yet (the broker delivered
-# it, so it had it). Newly counted sent/failed outcomes enter the histograms, one HINCRBY per
-# distinct bucket; each histogram hash also keeps the exact `min` and `max`.
-# A 'retried' outcome (a failed attempt sent back for another) only adds to `retried`: it
-# sets no bit, so the message's final outcome is still counted once.
-# Returns newly counted {sent, failed, invalid, duplicates, retried}.
-_RECORD = """
-local counts = {sent = 0, failed = 0, invalid = 0, duplicates = 0, retried = 0}
-local service_us, latency_us, produced = 0, 0, 0
-local hists = {{key = KEYS[3], buckets = {}}, {key = KEYS[4], buckets = {}}}
-for i = 1, #ARGV, 7 do
-  if ARGV[i + 2] == 'retried' then
-    counts.retried = counts.retried + 1
-  else
-    local k = tonumber(ARGV[i])
-    local fresh = true
-    if k > 0 then
-      fresh = redis.call('SETBIT', KEYS[k], ARGV[i + 1], 1) == 0
-      if fresh and redis.call('SETBIT', KEYS[k + 1], ARGV[i + 1], 1) == 0 then produced = produced + 1 end
-    elseif fresh then
-      produced = produced + 1
-    end
-    if fresh then
-      local outcome = ARGV[i + 2]
-      counts[outcome] = counts[outcome] + 1
-      if outcome ~= 'invalid' then
-        service_us = service_us + tonumber(ARGV[i + 3])
-        latency_us = latency_us + tonumber(ARGV[i + 4])
-        for h = 1, 2 do
-          local hist, value, bucket = hists[h], tonumber(ARGV[i + 2 + h]), ARGV[i + 4 + h]
-          hist.buckets[bucket] = (hist.buckets[bucket] or 0) + 1
-          if not hist.min or value < hist.min then hist.min = value end
-          if not hist.max or value > hist.max then hist.max = value end
-        end
-      end
-    else
-      counts.duplicates = counts.duplicates + 1
-    end
-  end
-end
-local counted = counts.sent + counts.failed + counts.invalid
-for _, field in ipairs({'sent', 'failed', 'invalid', 'duplicates', 'retried'}) do
-  if counts[field] > 0 then redis.call('HINCRBY', KEYS[1], field, counts[field]) end
-end
-if service_us > 0 then redis.call('HINCRBY', KEYS[1], 'service_us', service_us) end
-if latency_us > 0 then redis.call('HINCRBY', KEYS[1], 'latency_us', latency_us) end
-if produced > 0 then redis.call('HINCRBY', KEYS[1], 'produced', produced) end
-if counted > 0 then
-  redis.call('INCRBY', KEYS[2], counted)
-  redis.call('EXPIRE', KEYS[2], RATE_TTL)
-end
-for _, hist in ipairs(hists) do
-  if hist.min then
-    for bucket, n in pairs(hist.buckets) do redis.call('HINCRBY', hist.key, bucket, n) end
-    local old = redis.call('HMGET', hist.key, 'min', 'max')
-    if not old[1] or hist.min < tonumber(old[1]) then redis.call('HSET', hist.key, 'min', hist.min) end
-    if not old[2] or hist.max > tonumber(old[2]) then redis.call('HSET', hist.key, 'max', hist.max) end
-  end
-end
-return {counts.sent, counts.failed, counts.invalid, counts.duplicates, counts.retried}
-""".replace("RATE_TTL", str(RATE_TTL_S))
 
-# KEYS: totals, the run's `produced` bitmap. ARGV: confirmed seqs. Returns how many were new.
-_PRODUCED = """
-local new = 0
-for i = 1, #ARGV do
-  if redis.call('SETBIT', KEYS[2], ARGV[i], 1) == 0 then new = new + 1 end
-end
-if new > 0 then redis.call('HINCRBY', KEYS[1], 'produced', new) end
-return new
-"""
+def _lua(name: str) -> str:
+    """One of this package's Lua scripts; each documents its KEYS, ARGV and reply."""
+    return resources.files("smstrio.adapters.redis").joinpath(name).read_text(encoding="utf-8")
+
+
+_RECORD = _lua("record.lua").replace("RATE_TTL", str(RATE_TTL_S))
+_PRODUCED = _lua("produced.lua")
 
 _ERRORS = (RedisError, OSError)
 _MAX_CONNECTIONS = 16
