@@ -1,7 +1,8 @@
 -- KEYS: totals, rate counter of this second, service-time and latency histograms, then per
--- run in the batch its `done` and `produced` bitmaps. ARGV: groups of seven: index into KEYS
--- of the run's `done` bitmap (0: the message has no id), seq, outcome, service µs, latency µs,
--- and the histogram bucket keys of those two (`histogram.bucket_key`, computed by the caller).
+-- run in the batch its `done` and `produced` bitmaps. ARGV: the rate counter's TTL (seconds),
+-- then groups of seven: index into KEYS of the run's `done` bitmap (0: the message has no id),
+-- seq, outcome, service µs, latency µs, and the histogram bucket keys of those two
+-- (`histogram.bucket_key`, computed by the caller).
 -- A newly counted message is also counted as produced if it was not yet (the broker delivered
 -- it, so it had it). Newly counted sent/failed outcomes enter the histograms, one HINCRBY per
 -- distinct bucket; each histogram hash also keeps the exact `min` and `max`.
@@ -11,7 +12,7 @@
 local counts = {sent = 0, failed = 0, invalid = 0, duplicates = 0, retried = 0}
 local service_us, latency_us, produced = 0, 0, 0
 local hists = {{key = KEYS[3], buckets = {}}, {key = KEYS[4], buckets = {}}}
-for i = 1, #ARGV, 7 do
+for i = 2, #ARGV, 7 do
   if ARGV[i + 2] == 'retried' then
     counts.retried = counts.retried + 1
   else
@@ -50,7 +51,7 @@ if latency_us > 0 then redis.call('HINCRBY', KEYS[1], 'latency_us', latency_us) 
 if produced > 0 then redis.call('HINCRBY', KEYS[1], 'produced', produced) end
 if counted > 0 then
   redis.call('INCRBY', KEYS[2], counted)
-  redis.call('EXPIRE', KEYS[2], RATE_TTL)
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
 end
 for _, hist in ipairs(hists) do
   if hist.min then

@@ -34,7 +34,7 @@ def _lua(name: str) -> str:
     return resources.files("smstrio.adapters.redis").joinpath(name).read_text(encoding="utf-8")
 
 
-_RECORD = _lua("record.lua").replace("RATE_TTL", str(RATE_TTL_S))
+_RECORD = _lua("record.lua")
 _PRODUCED = _lua("produced.lua")
 
 _ERRORS = (RedisError, OSError)
@@ -95,7 +95,7 @@ class RedisStore:
             self._keys.latency_histogram,
         ]
         slots: dict[str, int] = {}
-        args: list[str | int] = []
+        args: list[str | int] = [RATE_TTL_S]
         for r in records:
             k = 0
             if r.run is not None and r.seq is not None:
