@@ -198,7 +198,7 @@ def monitor(
         token=src.pick(token, ("MONITOR_TOKEN",), str, None),
     )
     # Imported here: quart and hypercorn take a third of a second that the other commands need not pay.
-    from smstrio.roles.monitor import run_monitor
+    from smstrio.web.serve import run_monitor
 
     if json_lines or not sys.stdout.isatty():
         role = functools.partial(run_monitor, report=_print_json_line)

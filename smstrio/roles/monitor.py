@@ -22,7 +22,6 @@ from smstrio.core.errors import ServiceError
 from smstrio.core.logs import event
 from smstrio.core.stats import StatsSnapshot, snapshot
 from smstrio.ports import Broker, StatsStore
-from smstrio.web.app import create_app, serve_http
 
 log = logging.getLogger(__name__)
 
@@ -112,20 +111,3 @@ class Monitor:
                 await self.refresh()
             except ServiceError as exc:
                 event(log, "stats unavailable", level=logging.WARNING, error=str(exc))
-
-
-async def run_monitor(
-    settings: MonitorSettings,
-    broker: Broker,
-    store: StatsStore,
-    *,
-    report: Callable[[StatsSnapshot], None] | None = None,
-    stats_log_level: int = logging.INFO,
-    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Log and ``report`` statistics every interval, serve them over HTTP; hand the bound URLs to ``task_status``."""
-    monitor = Monitor(settings, broker, store, report=report, stats_log_level=stats_log_level)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(monitor.run)
-        urls = await nursery.start(serve_http, create_app(monitor), settings.host, settings.port)
-        task_status.started(urls)

@@ -43,7 +43,8 @@ from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.monitor import Monitor
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
-from smstrio.web.app import create_app, serve_http
+from smstrio.web.app import create_app
+from smstrio.web.serve import serve_http
 
 log = logging.getLogger(__name__)
 

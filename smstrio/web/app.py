@@ -15,18 +15,13 @@ from __future__ import annotations
 
 import hmac
 import json
-import logging
 from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from smstrio.core.logs import event
 from smstrio.core.stats import StatsSnapshot
 from smstrio.web import prometheus
 
@@ -34,8 +29,6 @@ if TYPE_CHECKING:
     from smstrio.roles.monitor import Monitor
 
 T = TypeVar("T")
-
-log = logging.getLogger(__name__)
 
 INTERVAL_MARKER = "__SMSTRIO_INTERVAL_S__"
 """Replaced in ``dashboard.html`` by the monitor's interval, so the page polls at the same pace."""
@@ -112,18 +105,3 @@ def create_app(monitor: Monitor) -> QuartTrio:
         return {"ok": health.ok, "redis": health.redis, "rabbitmq": health.rabbitmq}, 200 if health.ok else 503
 
     return app
-
-
-async def serve_http(
-    app: QuartTrio, host: str, port: int, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
-) -> None:
-    """Serve ``app`` until cancelled; hand the bound addresses to ``task_status``."""
-    config = Config()
-    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
-    config.accesslog = None
-    config.errorlog = logging.getLogger("smstrio.web.hypercorn")
-    config.graceful_timeout = 2.0
-    async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(serve, app, config)
-        event(log, "serving", urls=binds)
-        task_status.started(binds)

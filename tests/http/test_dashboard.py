@@ -19,9 +19,9 @@ from smstrio.adapters.redis.store import RedisStore
 from smstrio.core.config import Common, MonitorSettings, ProducerSettings, SenderSettings
 from smstrio.core.distributions import Distribution, sampler
 from smstrio.roles.gateway import SimulatedGateway
-from smstrio.roles.monitor import run_monitor
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
+from smstrio.web.serve import run_monitor
 from tests.conftest import AMQP_URL, REDIS_URL
 from tests.http.test_web import http_get
 

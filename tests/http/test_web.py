@@ -19,8 +19,9 @@ from smstrio.core.errors import ConfigError, StoreError
 from smstrio.core.message import encode, random_sms
 from smstrio.core.stats import Outcome, OutcomeRecord, SenderInfo, StatsSnapshot
 from smstrio.ports import Outgoing
-from smstrio.roles.monitor import Monitor, run_monitor
+from smstrio.roles.monitor import Monitor
 from smstrio.web.app import INTERVAL_MARKER, PerSnapshot, create_app
+from smstrio.web.serve import run_monitor
 from tests.conftest import SNAPSHOT_KEYS
 
 RUN = "0123456789ab"
