@@ -81,6 +81,16 @@ class Monitor:
     latest: StatsSnapshot | None = None
     _fresh: trio.Event = field(default_factory=trio.Event)
 
+    @property
+    def token(self) -> str | None:
+        """The bearer token HTTP clients must send, if any."""
+        return self.settings.token
+
+    @property
+    def interval(self) -> float:
+        """Seconds between refreshes."""
+        return self.settings.interval
+
     async def refresh(self) -> StatsSnapshot:
         """Collect, cache, log and report one snapshot."""
         snap = await collect(self.settings.common.queue, self.broker, self.store)

@@ -17,7 +17,7 @@ import hmac
 import json
 from collections.abc import Callable
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from quart import Response, request
 from quart_trio import QuartTrio
@@ -25,15 +25,46 @@ from quart_trio import QuartTrio
 from smstrio.core.stats import StatsSnapshot
 from smstrio.web import prometheus
 
-if TYPE_CHECKING:
-    from smstrio.roles.monitor import Monitor
-
 T = TypeVar("T")
 
 INTERVAL_MARKER = "__SMSTRIO_INTERVAL_S__"
 """Replaced in ``dashboard.html`` by the monitor's interval, so the page polls at the same pace."""
 OPEN_PATHS = frozenset({"/healthz"})
 """Paths served without the token, for health checks."""
+
+
+class HealthReport(Protocol):
+    """Whether each service answered, as ``GET /healthz`` reports it."""
+
+    @property
+    def ok(self) -> bool:
+        """Both answered."""
+
+    @property
+    def redis(self) -> str:
+        """``ok``, or why Redis did not answer."""
+
+    @property
+    def rabbitmq(self) -> str:
+        """``ok``, or why RabbitMQ did not answer."""
+
+
+class MonitorView(Protocol):
+    """What the app reads from the monitor; :class:`smstrio.roles.monitor.Monitor` is one."""
+
+    @property
+    def token(self) -> str | None:
+        """When set, every endpoint but ``/healthz`` requires it (see the module docstring)."""
+
+    @property
+    def interval(self) -> float:
+        """Seconds between snapshots: the dashboard polls at this pace."""
+
+    async def current(self) -> StatsSnapshot:
+        """The latest snapshot."""
+
+    async def health(self) -> HealthReport:
+        """Ask the services now."""
 
 
 def dashboard_page(interval: float) -> str:
@@ -65,11 +96,11 @@ class PerSnapshot(Generic[T]):
         return self._last[1]
 
 
-def create_app(monitor: Monitor) -> QuartTrio:
+def create_app(monitor: MonitorView) -> QuartTrio:
     """The monitor's ASGI app; tests drive it with ``app.test_client()``."""
     app = QuartTrio("smstrio")
-    token = monitor.settings.token
-    page = dashboard_page(monitor.settings.interval)
+    token = monitor.token
+    page = dashboard_page(monitor.interval)
     stats_body = PerSnapshot(lambda snap: json.dumps(snap.to_json(), separators=(",", ":")).encode())
     metrics_body = PerSnapshot(prometheus.render)
 
