@@ -31,7 +31,7 @@ from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
 from smstrio.sim.simulate import run_simulation
-from tests.conftest import AMQP_URL, REDIS_URL, delete_queues
+from smstrio.testing import AMQP_URL, REDIS_URL, delete_queues
 
 SCENARIO = Scenario(
     messages=3000,

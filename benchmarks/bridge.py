@@ -41,7 +41,7 @@ from smstrio.core.message import encode, new_run_id, random_sms
 from smstrio.ports import Outgoing
 from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.sender import run_sender
-from tests.conftest import delete_queues
+from smstrio.testing import delete_queues
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

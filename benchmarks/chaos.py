@@ -24,8 +24,7 @@ import trio
 
 from smstrio.adapters.bridge import open_bridge
 from smstrio.adapters.redis.store import RedisStore
-from tests.conftest import AMQP_URL, REDIS_URL, delete_queues
-from tests.faultkit import Smstrio, kill_and_restart, stats
+from smstrio.testing import AMQP_URL, REDIS_URL, Smstrio, delete_queues, kill_and_restart, stats
 
 SENDER = ("send", "--workers", "50", "--mean", "0.02", "--failure-rate", "0.1", "--until-empty")
 

@@ -32,7 +32,7 @@ from smstrio.core.distributions import Distribution, sampler
 from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import run_sender
-from tests.conftest import delete_queues
+from smstrio.testing import delete_queues
 
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -31,9 +31,7 @@ import trio
 from smstrio.adapters.bridge import open_bridge
 from smstrio.adapters.redis.store import RedisStore
 from smstrio.core.histogram import nearest_rank
-from tests.conftest import AMQP_URL, REDIS_URL, delete_queues
-from tests.faultkit import free_port
-from tests.http.test_web import http_get
+from smstrio.testing import AMQP_URL, REDIS_URL, delete_queues, free_port, http_get
 
 TARGET_P99_MS = 50.0
 

@@ -8,7 +8,6 @@ Each test gets its own queue name, so its statistics keys and queues are its own
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
@@ -16,16 +15,13 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit
 
-import aiormq
 import pytest
 
 from smstrio.adapters.amqp.broker import AmqpBroker
-from smstrio.adapters.bridge import cross, open_bridge
+from smstrio.adapters.bridge import open_bridge
 from smstrio.adapters.redis.store import RedisStore
 from smstrio.core import logs
-
-AMQP_URL = os.environ.get("SMSTRIO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-REDIS_URL = os.environ.get("SMSTRIO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from smstrio.testing import AMQP_URL, REDIS_URL, delete_queues
 
 SNAPSHOT_KEYS = frozenset(
     {
@@ -129,19 +125,3 @@ async def broker(bridge: None, queue_name: str) -> AsyncIterator[AmqpBroker]:
     finally:
         await b.aclose()
         await delete_queues(queue_name)
-
-
-async def delete_queues(queue: str) -> None:
-    """Delete ``queue``, ``queue.dead`` and ``queue.retry`` on the test broker."""
-
-    async def delete() -> None:
-        connection = await aiormq.connect(AMQP_URL)
-        try:
-            channel = await connection.channel()
-            for name in (queue, f"{queue}.dead", f"{queue}.retry"):
-                with contextlib.suppress(aiormq.exceptions.AMQPError):
-                    await channel.queue_delete(name)
-        finally:
-            await connection.close()
-
-    await cross(delete)

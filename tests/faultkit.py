@@ -1,4 +1,4 @@
-"""Tools for fault tests and the chaos benchmark: sender processes, a cuttable TCP proxy, a private Redis.
+"""Tools for fault tests: a cuttable TCP proxy and a private Redis (the shared helpers are in smstrio.testing).
 
 Everything here runs on 127.0.0.1 only and never touches the shared servers beyond
 the queues and keys of its own run.
@@ -6,101 +6,14 @@ the queues and keys of its own run.
 
 from __future__ import annotations
 
-import json
-import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import trio
 
-RUN_TIMEOUT_S = 120
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class Smstrio:
-    """Runs ``smstrio`` commands as processes for one queue, logs under ``logs``."""
-
-    queue: str
-    amqp_url: str
-    redis_url: str
-    logs: Path
-    extra_env: Mapping[str, str] = field(default_factory=dict)
-    _count: int = 0
-
-    def env(self, **overrides: str) -> dict[str, str]:
-        drop = {"QUEUE_NAME", "MEAN_PROCESSING_TIME", "FAILURE_RATE", "AMQP_URL", "REDIS_URL"}
-        env = {k: v for k, v in os.environ.items() if k not in drop}
-        env.update(AMQP_URL=self.amqp_url, REDIS_URL=self.redis_url, QUEUE_NAME=self.queue, **self.extra_env)
-        env.update(overrides)
-        return env
-
-    async def start(self, *args: str, **env: str) -> trio.Process:
-        """Start ``smstrio ARGS`` with stdout and stderr in a numbered log file."""
-        self._count += 1
-        self.logs.mkdir(parents=True, exist_ok=True)
-        log = (self.logs / f"{self._count:03d}-{args[0]}.log").open("wb")
-        try:
-            return await trio.lowlevel.open_process(
-                [sys.executable, "-m", "smstrio", *args], env=self.env(**env), stdout=log, stderr=log, cwd=self.logs
-            )
-        finally:
-            log.close()
-
-    async def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[bytes]:
-        """Run ``smstrio ARGS`` to completion (at most ``RUN_TIMEOUT_S``), capturing its output."""
-        self.logs.mkdir(parents=True, exist_ok=True)
-        with trio.fail_after(RUN_TIMEOUT_S):
-            return await trio.run_process(
-                [sys.executable, "-m", "smstrio", *args],
-                env=self.env(**env),
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-                cwd=self.logs,
-            )
-
-    def log_text(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("*.log")))
-
-
-async def kill_and_restart(
-    senders: list[trio.Process],
-    smstrio: Smstrio,
-    sender_args: Sequence[str],
-    *,
-    kills: int,
-    every: tuple[float, float],
-    rng: random.Random,
-) -> int:
-    """SIGKILL a random live sender every ``every`` seconds and start a replacement; return the kills done."""
-    done = 0
-    while done < kills:
-        await trio.sleep(rng.uniform(*every))
-        live = [p for p in senders if p.returncode is None]
-        if not live:
-            break
-        victim = rng.choice(live)
-        victim.send_signal(signal.SIGKILL)
-        await victim.wait()
-        done += 1
-        senders.append(await smstrio.start(*sender_args))
-    return done
+from smstrio.testing import free_port
 
 
 class TcpProxy:
@@ -200,10 +113,3 @@ class PrivateRedis:
             self.process.kill()
             await self.process.wait()
             self.process = None
-
-
-def stats(result: subprocess.CompletedProcess[bytes]) -> dict[str, Any]:
-    """The JSON object ``smstrio stats`` printed."""
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
-    data: dict[str, Any] = json.loads(result.stdout)
-    return data

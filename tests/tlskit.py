@@ -25,7 +25,7 @@ from typing import Any
 import trio
 import trustme
 
-from tests.faultkit import Smstrio, free_port
+from smstrio.testing import Smstrio, free_port
 
 START_TIMEOUT_S = 45.0
 PASSWORD = "s3cret-tls-pw"

@@ -15,7 +15,7 @@ import redis
 from smstrio.bench.report import Report, Result, table
 from smstrio.bench.scenarios import Drained
 from smstrio.core.stats import Totals
-from tests.conftest import AMQP_URL, REDIS_URL
+from smstrio.testing import AMQP_URL, REDIS_URL
 
 
 def _drained(**totals: int) -> Drained:

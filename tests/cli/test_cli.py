@@ -18,7 +18,7 @@ import trio
 from smstrio.adapters.amqp.broker import AmqpBroker
 from smstrio.adapters.redis.store import RedisStore
 from smstrio.cli import EXIT_UNAVAILABLE, EXIT_USAGE, main
-from tests.conftest import AMQP_URL, REDIS_URL
+from smstrio.testing import AMQP_URL, REDIS_URL
 
 TIMEOUT_S = 120
 

@@ -16,8 +16,9 @@ import trio
 
 from smstrio.adapters.bridge import open_bridge
 from smstrio.adapters.redis.store import RedisStore
+from smstrio.testing import AMQP_URL, REDIS_URL, delete_queues
 from smstrio.web.console import LiveTable, ProgressBar, bar, duration, eta_s, progress_line, redraw, render
-from tests.conftest import AMQP_URL, REDIS_URL, SNAPSHOT_KEYS, delete_queues
+from tests.conftest import SNAPSHOT_KEYS
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 

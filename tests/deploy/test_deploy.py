@@ -26,8 +26,7 @@ from smstrio.adapters.amqp.broker import AmqpBroker
 from smstrio.adapters.redis.store import RedisStore
 from smstrio.cli import app
 from smstrio.core.config import Common, Sources
-from tests.conftest import AMQP_URL, REDIS_URL
-from tests.faultkit import free_port
+from smstrio.testing import AMQP_URL, REDIS_URL, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())

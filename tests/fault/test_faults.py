@@ -17,8 +17,8 @@ import trio
 from smstrio.adapters.amqp.broker import AmqpBroker
 from smstrio.adapters.redis.store import RedisStore
 from smstrio.ports import Outgoing
-from tests.conftest import AMQP_URL, REDIS_URL, delete_queues
-from tests.faultkit import PrivateRedis, Smstrio, TcpProxy, kill_and_restart, stats
+from smstrio.testing import AMQP_URL, REDIS_URL, Smstrio, delete_queues, kill_and_restart, stats
+from tests.faultkit import PrivateRedis, TcpProxy
 
 pytestmark = pytest.mark.services
 

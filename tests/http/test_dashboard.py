@@ -21,9 +21,8 @@ from smstrio.core.distributions import Distribution, sampler
 from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
+from smstrio.testing import AMQP_URL, REDIS_URL, http_get
 from smstrio.web.serve import run_monitor
-from tests.conftest import AMQP_URL, REDIS_URL
-from tests.http.test_web import http_get
 
 pytestmark = pytest.mark.services
 

@@ -6,7 +6,6 @@ import json
 import logging
 import random
 import re
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
@@ -20,6 +19,7 @@ from smstrio.core.message import encode, random_sms
 from smstrio.core.stats import Outcome, OutcomeRecord, SenderInfo, StatsSnapshot
 from smstrio.ports import Outgoing
 from smstrio.roles.monitor import Monitor
+from smstrio.testing import http_get
 from smstrio.web.app import INTERVAL_MARKER, PerSnapshot, create_app
 from smstrio.web.serve import run_monitor
 from tests.conftest import SNAPSHOT_KEYS
@@ -177,33 +177,6 @@ async def test_healthz_names_the_down_store(queue_name: str) -> None:
 
     assert response.status_code == 503
     assert await response.get_json() == {"ok": False, "redis": "memory store is down", "rabbitmq": "ok"}
-
-
-async def http_get(
-    host: str, port: int, path: str, *, headers: Mapping[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP/1.1 GET over a fresh connection: status, lower-cased headers, body (by its content-length).
-
-    The body is read to its content-length, not to EOF: hypercorn 0.18 under quart-trio 0.12
-    answers ``Connection: close`` with that header but leaves the connection open.
-    """
-    async with await trio.open_tcp_stream(host, port) as stream:
-        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
-        request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}Connection: close\r\n\r\n"
-        await stream.send_all(request.encode())
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = await stream.receive_some()
-            assert chunk, f"connection closed before the headers ended: {data!r}"
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        got = {name.strip().lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)}
-        while len(body) < int(got["content-length"]):
-            chunk = await stream.receive_some()
-            assert chunk, f"connection closed before the body ended: {body!r}"
-            body += chunk
-    return int(status_line.split()[1]), got, body
 
 
 async def test_run_monitor_serves_stats_over_http(queue_name: str) -> None:

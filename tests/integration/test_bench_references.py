@@ -18,8 +18,7 @@ import pika
 import pytest
 import redis
 
-from tests.conftest import AMQP_URL, REDIS_URL
-from tests.faultkit import free_port
+from smstrio.testing import AMQP_URL, REDIS_URL, free_port
 
 MESSAGES = 300
 TIMEOUT_S = 60

@@ -9,8 +9,7 @@ import pytest
 import trio
 
 from smstrio.adapters.amqp.broker import AmqpBroker
-from tests.conftest import AMQP_URL
-from tests.faultkit import Smstrio, stats
+from smstrio.testing import AMQP_URL, Smstrio, stats
 from tests.tlskit import monitor_stats, redis_available, redis_cluster
 
 pytestmark = pytest.mark.services

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import struct
 from collections.abc import AsyncIterator
+from typing import cast
 
 import aiormq
 import pytest
+import trio
 from pamqp import commands as spec
 
 from smstrio.adapters.amqp.frames import SUPPORTED, Publication, publish_batch, settle_batch, supports
 from smstrio.adapters.bridge import cross
-from tests.conftest import AMQP_URL
+from smstrio.testing import AMQP_URL
 
 PATHS = [pytest.param(True, id="batched"), pytest.param(False, id="per-message")]
 
@@ -135,3 +139,96 @@ async def test_settling_on_a_closed_channel_raises(channel: aiormq.abc.AbstractC
     await cross(channel.close)
     with pytest.raises(aiormq.exceptions.ChannelInvalidStateError):
         await cross(settle_batch, channel, [1])
+
+
+class _UndrainedWriteQueue(asyncio.Queue[aiormq.abc.ChannelFrame]):
+    """Stands in for the connection's write queue, which no writer drains: full, ``put`` waits for ever."""
+
+    def __init__(self, *, full: bool) -> None:
+        super().__init__(maxsize=1 if full else 0)
+        if full:
+            self.put_nowait(aiormq.abc.ChannelFrame(payload=b"", should_close=False))
+        self.reached = trio.Event()
+        self.queued = trio.Event()
+
+    async def put(self, item: aiormq.abc.ChannelFrame) -> None:
+        """Set ``reached``, queue ``item`` (waiting while full), then set ``queued``."""
+        self.reached.set()
+        await super().put(item)
+        self.queued.set()
+
+
+async def _cancel_when(
+    channel: aiormq.abc.AbstractChannel, publications: list[Publication], reached: trio.Event
+) -> None:
+    """Publish ``publications`` on ``channel`` and cancel the publish as soon as ``reached`` is set."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(cross, publish_batch, channel, publications)
+        await reached.wait()
+        nursery.cancel_scope.cancel()
+
+
+def _batch(queue: str, name: str, count: int) -> list[Publication]:
+    """``count`` messages for ``queue`` with message ids ``name-0``, ``name-1``, ..."""
+    return [Publication(queue, b"m", spec.Basic.Properties(message_id=f"{name}-{i}")) for i in range(count)]
+
+
+async def _declare_holding(channel: aiormq.abc.AbstractChannel, queue: str, length: int) -> None:
+    """Declare ``queue`` to refuse publishes once it holds ``length`` messages: a nack then marks each refused one."""
+    await cross(channel.queue_declare, queue, arguments={"x-max-length": length, "x-overflow": "reject-publish"})
+
+
+async def _confirmed_next(channel: aiormq.abc.AbstractChannel, queue: str) -> list[bool]:
+    """Publish 5 messages ``next-0`` to ``next-4``; which of them the broker confirmed, in order (10 s at most)."""
+    with trio.fail_after(10):
+        outcomes = await cross(publish_batch, channel, _batch(queue, "next", 5))
+    return [isinstance(o, spec.Basic.Ack) for o in outcomes]
+
+
+async def _ids(channel: aiormq.abc.AbstractChannel, queue: str) -> list[str | None]:
+    """The message ids in ``queue``, in order (taking the messages)."""
+    return [m.header.properties.message_id for m in await _get(channel, queue, 20)]
+
+
+@pytest.mark.services
+async def test_a_publish_cancelled_before_its_frames_are_queued_gives_its_numbers_back(
+    channel: aiormq.abc.AbstractChannel, queue_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch cancelled while waiting to queue its frames sends nothing; the next batch gets its own confirmations."""
+    await _declare_holding(channel, queue_name, 2)
+    stalled = _UndrainedWriteQueue(full=True)
+    monkeypatch.setattr(channel, "write_queue", stalled)
+    await _cancel_when(channel, _batch(queue_name, "cancelled", 3), stalled.reached)
+    monkeypatch.undo()
+    assert stalled.qsize() == 1  # only the filler: the cancelled batch's frames never joined the queue
+    assert await _confirmed_next(channel, queue_name) == [True, True, False, False, False]
+    assert await _ids(channel, queue_name) == ["next-0", "next-1"]
+
+
+@pytest.mark.services
+async def test_a_publish_cancelled_after_its_frames_are_queued_keeps_its_numbers(
+    channel: aiormq.abc.AbstractChannel, queue_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch cancelled once its frames are queued still reaches the broker; the next gets its own confirmations."""
+    await _declare_holding(channel, queue_name, 5)
+    writes = cast(aiormq.Channel, channel).write_queue
+    held = _UndrainedWriteQueue(full=False)
+    monkeypatch.setattr(channel, "write_queue", held)
+    await _cancel_when(channel, _batch(queue_name, "cancelled", 3), held.queued)
+    monkeypatch.undo()
+    await cross(writes.put, held.get_nowait())  # the writer sends the queued frames after all
+    assert await _confirmed_next(channel, queue_name) == [True, True, False, False, False]
+    assert await _ids(channel, queue_name) == ["cancelled-0", "cancelled-1", "cancelled-2", "next-0", "next-1"]
+
+
+@pytest.mark.services
+async def test_a_batch_that_fails_to_encode_gives_its_numbers_back(
+    channel: aiormq.abc.AbstractChannel, queue_name: str
+) -> None:
+    """A batch whose third message cannot be encoded raises, sends nothing; the next gets its own confirmations."""
+    await _declare_holding(channel, queue_name, 2)
+    broken = [*_batch(queue_name, "broken", 2), Publication(queue_name, b"m", spec.Basic.Properties(priority=1000))]
+    with pytest.raises(struct.error):
+        await cross(publish_batch, channel, broken)
+    assert await _confirmed_next(channel, queue_name) == [True, True, False, False, False]
+    assert await _ids(channel, queue_name) == ["next-0", "next-1"]

@@ -29,7 +29,7 @@ from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.monitor import Monitor, collect
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
-from tests.conftest import AMQP_URL, REDIS_URL
+from smstrio.testing import AMQP_URL, REDIS_URL
 
 pytestmark = pytest.mark.services
 

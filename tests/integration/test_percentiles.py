@@ -19,8 +19,8 @@ from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.monitor import Monitor
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import run_sender
+from smstrio.testing import AMQP_URL, REDIS_URL
 from smstrio.web.app import create_app
-from tests.conftest import AMQP_URL, REDIS_URL
 
 
 class RecordingStore:

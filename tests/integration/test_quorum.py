@@ -14,8 +14,7 @@ from smstrio.adapters.amqp.topology import QUORUM_DELIVERY_LIMIT, queue_argument
 from smstrio.adapters.bridge import cross
 from smstrio.adapters.redis.store import RedisStore
 from smstrio.cli import EXIT_UNAVAILABLE
-from tests.conftest import AMQP_URL, REDIS_URL
-from tests.faultkit import Smstrio, stats
+from smstrio.testing import AMQP_URL, REDIS_URL, Smstrio, stats
 
 pytestmark = pytest.mark.services
 

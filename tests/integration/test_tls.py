@@ -14,8 +14,7 @@ from smstrio.adapters.redis.store import RedisStore
 from smstrio.cli import EXIT_UNAVAILABLE
 from smstrio.core.config import TlsFiles
 from smstrio.core.errors import BrokerError, ConfigError
-from tests.conftest import AMQP_URL
-from tests.faultkit import Smstrio, stats
+from smstrio.testing import AMQP_URL, Smstrio, stats
 from tests.tlskit import (
     PASSWORD,
     Pki,
