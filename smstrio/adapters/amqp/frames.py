@@ -14,6 +14,12 @@ confirm handling (``Basic.Ack``, ``Basic.Nack``, ``multiple``) and rejected by a
 when the channel closes. The ``Basic.Publish`` method frame is the same for every
 message to one exchange and routing key, so it is marshalled once.
 
+Cancelling is not rolling back, but numbering must stay in step with the broker's: as
+in aiormq's ``basic_publish``, a batch cancelled (or failing) before its frames are on
+the writer's queue sends nothing and gives its delivery tags and confirmations back;
+once queued, its frames reach the broker whatever becomes of the caller, so its
+confirmations stay registered until the broker settles them.
+
 Acks and nacks have the same shape: aiormq writes each as its own item, one socket
 write per message (15% of a 10,000-worker sender's time). :func:`settle_batch` writes
 a whole batch of them at once.
@@ -71,6 +77,7 @@ async def publish_batch(
     An outcome is ``Basic.Ack`` when the broker confirmed the message, else what the
     confirmation ended with (a ``DeliveryError`` for a nack, the channel's error when it
     closed). ``batched=False`` takes aiormq's public path, one ``basic_publish`` each.
+    Cancelled, the batch was either not sent at all or sent whole (see the module's docstring).
     """
     if not publications:
         return []
@@ -87,25 +94,43 @@ async def publish_batch(
         )
     if not concrete.publisher_confirms:
         raise ValueError("publish_batch needs a channel in confirm mode")
-    confirmations: list[asyncio.Future[Any]] = []
     async with concrete.lock:
-        number = concrete.number
-        methods: dict[tuple[str, str], bytes] = {}
-        parts: list[bytes] = []
-        for p in publications:
-            method = methods.get((p.exchange, p.routing_key))
-            if method is None:
-                publish = spec.Basic.Publish(exchange=p.exchange, routing_key=p.routing_key)
-                method = methods[p.exchange, p.routing_key] = marshal(publish, number)
-            parts.append(method)
-            parts.append(marshal(ContentHeader(properties=p.properties, body_size=len(p.body)), number))
-            parts.extend(marshal(frame, number) for frame in concrete._split_body(p.body))
-            concrete.delivery_tag += 1
-            confirmation = concrete.create_future()
-            concrete.confirmations[concrete.delivery_tag] = confirmation
-            confirmations.append(confirmation)
-        await concrete.write_queue.put(aiormq.abc.ChannelFrame(payload=b"".join(parts), should_close=False))
+        payload = _publish_frames(concrete, publications)
+        # Number the messages as the broker will, then hand the frames to the writer.
+        last_sent = concrete.delivery_tag
+        confirmations: list[asyncio.Future[Any]] = [concrete.create_future() for _ in publications]
+        concrete.confirmations.update(enumerate(confirmations, start=last_sent + 1))
+        concrete.delivery_tag += len(publications)
+        try:
+            # asyncio.Queue.put either queues the frames and returns, or raises having queued nothing.
+            await concrete.write_queue.put(aiormq.abc.ChannelFrame(payload=payload, should_close=False))
+        except BaseException:
+            # Cancelled (or failed) before the writer had the frames: the broker will never number these
+            # messages, so give their numbers back while holding the lock, as aiormq's basic_publish does.
+            for tag in range(last_sent + 1, concrete.delivery_tag + 1):
+                concrete.confirmations.pop(tag, None)
+            concrete.delivery_tag = last_sent
+            for confirmation in confirmations:
+                confirmation.cancel()
+            raise
+    # Queued frames reach the broker even if this wait is cancelled, so their confirmations stay registered.
     return await asyncio.gather(*confirmations, return_exceptions=True)
+
+
+def _publish_frames(channel: aiormq.Channel, publications: Sequence[Publication]) -> bytes:
+    """Every frame of every message, marshalled for ``channel`` in one payload."""
+    number = channel.number
+    methods: dict[tuple[str, str], bytes] = {}
+    parts: list[bytes] = []
+    for p in publications:
+        method = methods.get((p.exchange, p.routing_key))
+        if method is None:
+            publish = spec.Basic.Publish(exchange=p.exchange, routing_key=p.routing_key)
+            method = methods[p.exchange, p.routing_key] = marshal(publish, number)
+        parts.append(method)
+        parts.append(marshal(ContentHeader(properties=p.properties, body_size=len(p.body)), number))
+        parts.extend(marshal(frame, number) for frame in channel._split_body(p.body))
+    return b"".join(parts)
 
 
 async def settle_batch(
