@@ -27,7 +27,9 @@ import trio
 from smstrio.adapters.bridge import cross
 
 AMQP_URL = os.environ.get("SMSTRIO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+"""The RabbitMQ the tests and benchmarks use: ``SMSTRIO_TEST_AMQP_URL``, or the local default."""
 REDIS_URL = os.environ.get("SMSTRIO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+"""The Redis the tests and benchmarks use: ``SMSTRIO_TEST_REDIS_URL``, or the local default."""
 
 
 async def delete_queues(queue: str) -> None:
@@ -47,6 +49,7 @@ async def delete_queues(queue: str) -> None:
 
 
 RUN_TIMEOUT_S = 120
+"""The longest :meth:`Smstrio.run` waits for a command to finish."""
 
 
 def free_port() -> int:
@@ -66,9 +69,10 @@ class Smstrio:
     redis_url: str
     logs: Path
     extra_env: Mapping[str, str] = field(default_factory=dict)
-    _count: int = 0
+    _count: int = field(default=0, init=False, repr=False)
 
     def env(self, **overrides: str) -> dict[str, str]:
+        """This process's environment with the run's URLs, queue and ``extra_env``, then ``overrides``."""
         drop = {"QUEUE_NAME", "MEAN_PROCESSING_TIME", "FAILURE_RATE", "AMQP_URL", "REDIS_URL"}
         env = {k: v for k, v in os.environ.items() if k not in drop}
         env.update(AMQP_URL=self.amqp_url, REDIS_URL=self.redis_url, QUEUE_NAME=self.queue, **self.extra_env)
@@ -101,6 +105,7 @@ class Smstrio:
             )
 
     def log_text(self) -> str:
+        """Every log file :meth:`start` wrote, in order."""
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("*.log")))
 
 
@@ -129,8 +134,9 @@ async def kill_and_restart(
 
 
 def stats(result: subprocess.CompletedProcess[bytes]) -> dict[str, Any]:
-    """The JSON object ``smstrio stats`` printed."""
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    """The JSON object ``smstrio stats`` printed; RuntimeError with its stderr when it failed."""
+    if result.returncode != 0:
+        raise RuntimeError(f"smstrio stats exited {result.returncode}: {result.stderr.decode()[-2000:]}")
     data: dict[str, Any] = json.loads(result.stdout)
     return data
 
@@ -139,6 +145,8 @@ async def http_get(
     host: str, port: int, path: str, *, headers: Mapping[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
     """One HTTP/1.1 GET over a fresh connection: status, lower-cased headers, body (by its content-length).
+
+    Raises ConnectionError when the server closes the connection before the response ends.
 
     The body is read to its content-length, not to EOF: hypercorn 0.18 under quart-trio 0.12
     answers ``Connection: close`` with that header but leaves the connection open.
@@ -150,13 +158,15 @@ async def http_get(
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = await stream.receive_some()
-            assert chunk, f"connection closed before the headers ended: {data!r}"
+            if not chunk:
+                raise ConnectionError(f"connection closed before the headers ended: {data!r}")
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         got = {name.strip().lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)}
         while len(body) < int(got["content-length"]):
             chunk = await stream.receive_some()
-            assert chunk, f"connection closed before the body ended: {body!r}"
+            if not chunk:
+                raise ConnectionError(f"connection closed before the body ended: {body!r}")
             body += chunk
     return int(status_line.split()[1]), got, body
