@@ -15,7 +15,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from smstrio.adapters.memory import MemoryBroker, MemoryStore
+from smstrio.adapters.memory import MemoryBroker, MemoryQueueStatistics, MemoryStore
 from smstrio.core.config import Common, SenderSettings
 from smstrio.core.distributions import Distribution, sampler
 from smstrio.core.errors import StoreError
@@ -153,7 +153,7 @@ async def test_until_empty_processes_every_message_once(autojump_clock: MockCloc
     assert 0 < t.failed < 300
     assert (t.invalid, t.duplicates) == (0, 0)
     assert _ready_ids(broker, queue_name) == []
-    assert broker._unacked == {}
+    assert broker.statistics(queue_name).unacked == 0
 
 
 @pytest.mark.parametrize(
@@ -223,8 +223,9 @@ async def test_ack_only_after_outcome_recorded(autojump_clock: MockClock, queue_
             await store.entered.wait()
             await trio.sleep(5)
             assert store.totals == Totals()
-            unacked = [message_id for _, message_id, _ in broker._unacked.values()]
-            assert sorted(unacked, key=str) == ids
+            assert broker.statistics(queue_name) == MemoryQueueStatistics(
+                ready=0, unacked=4, delayed=0, dead=0, consumers=1
+            )
             broker.drop()
             assert _ready_ids(broker, queue_name) == ids
             store.gate.set()
@@ -232,7 +233,7 @@ async def test_ack_only_after_outcome_recorded(autojump_clock: MockClock, queue_
     # The held outcomes were stored once; their redeliveries after the reconnect are duplicates.
     assert (store.totals.sent, store.totals.duplicates) == (4, 4)
     assert _ready_ids(broker, queue_name) == []
-    assert broker._unacked == {}
+    assert broker.statistics(queue_name).unacked == 0
 
 
 async def test_recorded_but_unacked_redelivery_is_a_duplicate(autojump_clock: MockClock, queue_name: str) -> None:
@@ -330,7 +331,7 @@ async def test_graceful_stop_finishes_sends_in_flight(autojump_clock: MockClock,
     assert trio.current_time() - started == pytest.approx(10.0)
     assert store.totals.sent == 3
     assert sender.statistics().settled == 3
-    assert broker._unacked == {}
+    assert broker.statistics(queue_name).unacked == 0
     assert _ready_ids(broker, queue_name) == []
 
 
@@ -390,7 +391,7 @@ async def test_gateway_error_counts_as_failed(autojump_clock: MockClock, queue_n
     assert gateway.attempts == 9
     assert (store.totals.sent, store.totals.failed) == (6, 3)
     assert _ready_ids(broker, queue_name) == []
-    assert broker._unacked == {}
+    assert broker.statistics(queue_name).unacked == 0
 
 
 async def test_lost_connection_reconnects_and_loses_nothing(autojump_clock: MockClock, queue_name: str) -> None:
@@ -457,7 +458,7 @@ async def test_store_outage_is_retried_and_loses_nothing(autojump_clock: MockClo
     assert store.calls > store.failures
     assert (store.totals.sent, store.totals.duplicates) == (40, 0)
     assert _ready_ids(broker, queue_name) == []
-    assert broker._unacked == {}
+    assert broker.statistics(queue_name).unacked == 0
 
 
 class FirstAttemptFails:
