@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import struct
 from collections.abc import AsyncIterator
 from typing import cast
@@ -13,6 +14,7 @@ import pytest
 import trio
 from pamqp import commands as spec
 
+from smstrio.adapters.amqp import frames
 from smstrio.adapters.amqp.frames import SUPPORTED, Publication, publish_batch, settle_batch, supports
 from smstrio.adapters.bridge import cross
 from smstrio.testing import AMQP_URL
@@ -232,3 +234,32 @@ async def test_a_batch_that_fails_to_encode_gives_its_numbers_back(
         await cross(publish_batch, channel, broken)
     assert await _confirmed_next(channel, queue_name) == [True, True, False, False, False]
     assert await _ids(channel, queue_name) == ["next-0", "next-1"]
+
+
+@pytest.mark.services
+async def test_another_aiormq_series_falls_back_to_aiormq_calls_and_warns_once(
+    channel: aiormq.abc.AbstractChannel,
+    queue_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Under another aiormq series both calls take aiormq's path, with one warning per process naming both versions."""
+    await cross(channel.queue_declare, queue_name)
+    publications = _batch(queue_name, "m", 3)
+    frames._warn_unsupported.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger=frames.__name__):
+            await cross(publish_batch, channel, publications, batched=False)  # chosen, not a fallback: no warning
+            monkeypatch.setattr(frames, "AIORMQ_VERSION", "8.0.1")
+            monkeypatch.setattr(frames, "SUPPORTED", supports("8.0.1"))
+            outcomes = [await cross(publish_batch, channel, publications) for _ in range(2)]
+            taken = await _get(channel, queue_name, 10, no_ack=False)
+            await cross(settle_batch, channel, [m.delivery_tag or 0 for m in taken])
+    finally:
+        frames._warn_unsupported.cache_clear()
+    [record] = [r for r in caplog.records if r.name == frames.__name__]
+    assert record.levelno == logging.WARNING
+    assert record.__dict__["fields"] == {"version": "8.0.1", "supported": "7.2.x"}
+    assert [[isinstance(o, spec.Basic.Ack) for o in batch] for batch in outcomes] == [[True] * 3] * 2
+    assert [m.header.properties.message_id for m in taken] == [f"m-{i}" for i in range(3)] * 3
+    assert await _get(channel, queue_name, 10) == []

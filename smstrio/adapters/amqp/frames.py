@@ -27,14 +27,18 @@ a whole batch of them at once.
 It uses aiormq's channel internals (``delivery_tag``, ``confirmations``,
 ``write_queue``, ``create_future``, ``_split_body``), so it is pinned: under any aiormq
 but 7.2.x both fall back to aiormq's public methods, one call per message without
-waiting for the write (``wait=False``), which is slower but equivalent. Upstream, the
-bodies would be ``Channel.basic_publish_batch`` and ``Channel.basic_ack_batch``.
+waiting for the write (``wait=False``), which is slower but equivalent; the first
+fallback in a process logs a warning naming the installed version and the pinned
+series. Upstream, the bodies would be ``Channel.basic_publish_batch`` and
+``Channel.basic_ack_batch``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.metadata
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
@@ -43,6 +47,10 @@ import aiormq
 from pamqp import commands as spec
 from pamqp.frame import marshal
 from pamqp.header import ContentHeader
+
+from smstrio.core.logs import event
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_SERIES: Final = (7, 2)
 """The aiormq release series whose channel internals this module was written against."""
@@ -56,7 +64,29 @@ def supports(version: str) -> bool:
         return False
 
 
-SUPPORTED: Final = supports(importlib.metadata.version("aiormq"))
+AIORMQ_VERSION: Final = importlib.metadata.version("aiormq")
+SUPPORTED: Final = supports(AIORMQ_VERSION)
+"""Whether the installed aiormq takes the batched path (checked once, at import)."""
+
+
+def _batched(batched: bool | None) -> bool:
+    """``batched`` when given, else :data:`SUPPORTED`; falling back for that reason logs a warning once."""
+    if batched is not None:
+        return batched
+    if not SUPPORTED:
+        _warn_unsupported()
+    return SUPPORTED
+
+
+@functools.cache
+def _warn_unsupported() -> None:
+    event(
+        log,
+        "aiormq version not supported by the batched frames; using aiormq's calls, one per message",
+        level=logging.WARNING,
+        version=AIORMQ_VERSION,
+        supported=".".join(map(str, SUPPORTED_SERIES)) + ".x",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,19 +100,21 @@ class Publication:
 
 
 async def publish_batch(
-    channel: aiormq.abc.AbstractChannel, publications: Sequence[Publication], *, batched: bool = SUPPORTED
+    channel: aiormq.abc.AbstractChannel, publications: Sequence[Publication], *, batched: bool | None = None
 ) -> list[BaseException | spec.Basic.Ack | Any]:
     """Publish every message on ``channel`` (in confirm mode); return each one's outcome, in order.
 
     An outcome is ``Basic.Ack`` when the broker confirmed the message, else what the
     confirmation ended with (a ``DeliveryError`` for a nack, the channel's error when it
-    closed). ``batched=False`` takes aiormq's public path, one ``basic_publish`` each.
-    Cancelled, the batch was either not sent at all or sent whole (see the module's docstring).
+    closed). ``batched=False`` takes aiormq's public path, one ``basic_publish`` each;
+    by default the batched path is taken under the aiormq series it was written for.
+    Cancelled on the batched path, the batch was either not sent at all or sent whole (see
+    the module's docstring); on aiormq's path, the same holds per message.
     """
     if not publications:
         return []
     concrete = cast(aiormq.Channel, channel)
-    if not batched:
+    if not _batched(batched):
         return await asyncio.gather(
             *(
                 concrete.basic_publish(
@@ -138,16 +170,16 @@ async def settle_batch(
     tags: Sequence[int],
     *,
     requeue: bool | None = None,
-    batched: bool = SUPPORTED,
+    batched: bool | None = None,
 ) -> None:
     """Acknowledge every delivery in ``tags`` (``requeue=None``), or reject them with or without requeueing.
 
-    Nothing is awaited from the broker: acks and nacks have no reply.
+    Nothing is awaited from the broker: acks and nacks have no reply. ``batched`` as for :func:`publish_batch`.
     """
     if not tags:
         return
     concrete = cast(aiormq.Channel, channel)
-    if not batched:
+    if not _batched(batched):
         for tag in tags:
             if requeue is None:
                 await concrete.basic_ack(tag, wait=False)
