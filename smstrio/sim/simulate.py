@@ -43,8 +43,7 @@ from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.monitor import Monitor
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
-from smstrio.web.app import create_app
-from smstrio.web.serve import serve_http
+from smstrio.web.serve import serve_monitor
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +178,7 @@ class Simulation:
             virtual_time=virtual,
         )
         monitor = None if self._monitor is None else Monitor(self._monitor, broker, store)
+        ended = trio.Event()
         async with trio.open_nursery() as outer:
             async with trio.open_nursery() as roles:
                 for name, profile, rng in zip(sc.sender_names, sc.senders, rngs, strict=True):
@@ -189,12 +189,12 @@ class Simulation:
                         sender = await roles.start(run_sender, self._sender_settings(profile), broker, store, gateway)
                     self._senders.append(sender)
                     self._gateways.append(gateway)
-                if monitor is not None:
+                if monitor is not None and self._serve:
+                    self.urls = await outer.start(
+                        functools.partial(serve_monitor, monitor, shutdown_trigger=ended.wait)
+                    )
+                elif monitor is not None:
                     await outer.start(monitor.run)
-                    if self._serve:
-                        self.urls = await outer.start(
-                            serve_http, create_app(monitor), monitor.settings.host, monitor.settings.port
-                        )
                 started = trio.current_time()
                 producer = ProducerSettings(common=self._common, count=sc.messages)
                 roles.start_soon(self._produce, producer, broker, store, producer_rng)
@@ -205,7 +205,9 @@ class Simulation:
                     sender.stop()
             if monitor is not None:
                 await monitor.refresh()
-            outer.cancel_scope.cancel()
+            ended.set()  # the server answers the requests in flight, then exits
+            if not self._serve:
+                outer.cancel_scope.cancel()
         last = store.last_at if store.last_at is not None else trio.current_time()
         summary = self.summary = self._summarize(store, duration_s=last - started, virtual=virtual)
         event(
