@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 import redis
+import trio
 
 from smstrio.bench.report import Report, Result, table
 from smstrio.bench.scenarios import Drained
+from smstrio.bench.suite import BenchSettings
+from smstrio.cli import EXIT_FAILURE, EXIT_OK, main
 from smstrio.core.stats import Totals
 from smstrio.testing import AMQP_URL, REDIS_URL
 
@@ -54,6 +57,29 @@ def test_the_table_shows_values_ratios_targets_and_misses() -> None:
     assert report.to_json()["all_targets_met"] is False
 
 
+@pytest.mark.parametrize(("met", "code"), [(True, EXIT_OK), (False, EXIT_FAILURE)])
+def test_bench_exits_1_exactly_when_a_target_is_missed(
+    met: bool, code: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """smstrio bench prints its report and exits 0 when every target was met, 1 when one was missed."""
+    monkeypatch.chdir(tmp_path)
+
+    async def measured(settings: BenchSettings) -> Report:
+        await trio.lowlevel.checkpoint()
+        result = Result(scenario="e2e", value=30.5, unit="s", target="< 25 s", met=met)
+        return Report(results=[result], machine={"cores": 2}, seconds=1.0, run="abc")
+
+    monkeypatch.setattr("smstrio.cli.bench.run_bench", measured)
+    try:
+        main(["bench", "--json"])
+    except SystemExit as stop:
+        exited = stop.code
+    else:
+        exited = EXIT_OK
+    assert exited == code
+    assert json.loads(capsys.readouterr().out)["all_targets_met"] is met
+
+
 @pytest.mark.services
 def test_a_small_bench_runs_every_scenario_exactly_and_cleans_up() -> None:
     """A scaled-down run measures every scenario and reference, counts exactly, and leaves no queue or key."""
@@ -66,8 +92,11 @@ def test_a_small_bench_runs_every_scenario_exactly_and_cleans_up() -> None:
         timeout=240,
         check=False,
     )
-    assert done.returncode in (0, 1), done.stderr  # 1: a target missed, which tiny runs may well do
+    assert done.stdout, done.stderr
     report = json.loads(done.stdout)
+    # Whether a run this small meets the timing targets depends on the machine's load (real time, real
+    # services); which exit code it gives does not: 0 when every target was met, 1 when one was missed.
+    assert done.returncode == (EXIT_OK if report["all_targets_met"] else EXIT_FAILURE), done.stderr
     results = {r["scenario"]: r for r in report["results"]}
     assert len(results) == 5
     assert all(r["extra"]["exact"] for r in results.values() if "exact" in r["extra"])
