@@ -10,13 +10,14 @@ Exit codes:
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import cyclopts
 import trio
@@ -176,36 +177,68 @@ async def open_services(common: Common, *, name: str) -> AsyncIterator[tuple[Amq
             await store.aclose()
 
 
-async def until_signalled(role: Callable[..., Awaitable[Any]], *args: Any) -> int:
+class Stoppable(Protocol):
+    """What a role hands to ``task_status`` so that a signal can stop it gracefully."""
+
+    def stop(self) -> None:
+        """Take no new work, finish what is in hand, then return."""
+
+
+async def until_signalled(role: Callable[..., Awaitable[object]], *args: Any) -> int:
     """Run ``role`` under signal handling and return the exit code.
 
-    The first SIGINT/SIGTERM calls ``stop()`` on what the role handed to ``task_status``
-    (a graceful stop), or cancels the role if it has no ``stop``; the second cancels it.
+    The first SIGINT/SIGTERM calls ``stop()`` on the handle the role handed to ``task_status``
+    (a graceful stop), or cancels the role if it has not started yet; the second cancels it.
     """
     with trio.CancelScope() as hard:
         async with trio.open_nursery() as nursery:
-            handle: list[Any] = []
+            handle: Stoppable | None = None
 
             def graceful() -> None:
-                stop = getattr(handle[0], "stop", None) if handle else None
-                if stop is not None:
-                    stop()
-                else:
+                if handle is None:
                     nursery.cancel_scope.cancel()
+                else:
+                    handle.stop()
 
             await nursery.start(stop_on_signals, graceful, hard)
-            handle.append(await nursery.start(_then_cancel, nursery.cancel_scope, role, *args))
+            handle = await nursery.start(_then_cancel, nursery.cancel_scope, role, *args)
     return EXIT_INTERRUPTED if hard.cancelled_caught else EXIT_OK
 
 
 async def _then_cancel(
     scope: trio.CancelScope,
-    role: Callable[..., Awaitable[Any]],
+    role: Callable[..., Awaitable[object]],
     *args: Any,
-    task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[Stoppable] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     await role(*args, task_status=task_status)
     scope.cancel()
+
+
+class _Trigger:
+    """A shutdown trigger (``wait`` returns once ``stop()`` was called)."""
+
+    def __init__(self) -> None:
+        self._stopping = trio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def wait(self) -> None:
+        await self._stopping.wait()
+
+
+async def stop_by_trigger(
+    role: Callable[..., Awaitable[object]],
+    *args: Any,
+    task_status: trio.TaskStatus[Stoppable] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run ``role(*args, shutdown_trigger=...)``, a role in hypercorn's style that hands back no handle;
+    hand ``task_status`` a handle whose ``stop()`` fires that trigger."""
+    trigger = _Trigger()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(functools.partial(role, *args, shutdown_trigger=trigger.wait))
+        task_status.started(trigger)
 
 
 def main(argv: list[str] | None = None) -> None:

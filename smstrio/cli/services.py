@@ -21,6 +21,7 @@ from smstrio.cli._app import (
     open_services,
     run_command,
     sources,
+    stop_by_trigger,
     until_signalled,
 )
 from smstrio.core.config import (
@@ -210,7 +211,7 @@ def monitor(
 
     async def main() -> int:
         async with open_services(settings.common, name="smstrio monitor") as (broker, store):
-            return await until_signalled(role, settings, broker, store)
+            return await until_signalled(stop_by_trigger, role, settings, broker, store)
 
     run_command("monitor", settings.common, main)
 
