@@ -58,6 +58,35 @@ async def test_a_consumer_gets_no_more_than_its_prefetch(world: World, broker: B
     assert await broker.queue_depth(queue_name) == 2
 
 
+async def test_a_requeued_delivery_comes_back_redelivered(world: World, broker: Broker, queue_name: str) -> None:
+    """requeue puts a delivery back at the head of the queue; it comes again, marked redelivered."""
+    await broker.publish(queue_name, _outgoing(2))
+    send, receive = trio.open_memory_channel[Delivery](1)
+    await broker.consume(queue_name, 1, send)
+    (first,) = await _take(receive, 1)
+    await broker.requeue([first.tag])
+    (again,) = await _take(receive, 1)
+    assert _seen([first, again]) == [("m0", b"body 0", False, 1), ("m0", b"body 0", True, 1)]
+
+
+async def test_unacked_deliveries_return_when_the_connection_closes(broker: Broker, queue_name: str) -> None:
+    """aclose gives unacknowledged deliveries back; on a new connection they come first, redelivered."""
+    await broker.publish(queue_name, _outgoing(3))
+    send, receive = trio.open_memory_channel[Delivery](2)
+    await broker.consume(queue_name, 2, send)
+    old = await _take(receive, 2)
+    await broker.aclose()
+    await broker.reconnect()
+    assert await broker.queue_depth(queue_name) == 3
+    send, receive = trio.open_memory_channel[Delivery](3)
+    await broker.consume(queue_name, 3, send)
+    again = await _take(receive, 3)
+    assert _seen(again) == [("m0", b"body 0", True, 1), ("m1", b"body 1", True, 1), ("m2", b"body 2", False, 1)]
+    await broker.ack([d.tag for d in old])
+    await broker.requeue([d.tag for d in old])
+    assert await broker.queue_info(queue_name) == QueueInfo(depth=0, consumers=1)
+
+
 async def test_cancel_stops_deliveries_but_not_settling(world: World, broker: Broker, queue_name: str) -> None:
     """After cancel no delivery arrives and the consumer no longer counts; what it holds can still be acked."""
     await broker.publish(queue_name, _outgoing(3))

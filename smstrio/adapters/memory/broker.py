@@ -19,6 +19,10 @@ import trio
 from smstrio.core.errors import BrokerError
 from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, QueueInfo, Retry
 
+_REDELIVERED = "x-memory-redelivered"
+"""How the twin marks a message it gave back to its queue (RabbitMQ keeps this flag beside the message,
+not in its headers); consumers see it as ``Delivery.redelivered``, never as a header."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemoryQueueStatistics:
@@ -50,14 +54,13 @@ class MemoryBroker:
 
     queues: dict[str, collections.deque[tuple[str | None, bytes, dict[str, str]]]] = field(default_factory=dict)
     _consumers: dict[str, _Consumer] = field(default_factory=dict)
-    _unacked: dict[int, tuple[str, str | None, bytes]] = field(default_factory=dict)
+    _unacked: dict[int, tuple[str, str | None, bytes, dict[str, str]]] = field(default_factory=dict)
     _owner: dict[int, str] = field(default_factory=dict)
     _tags: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lost: trio.Event = field(default_factory=trio.Event)
     closed: bool = False
     clock: Callable[[], float] = trio.current_time
     """What ``retry_later`` delays are measured on."""
-    _attempts: dict[int, int] = field(default_factory=dict)
     _delayed: list[tuple[float, int, str, str | None, bytes, int]] = field(default_factory=list)
     """Heap of (due, order, queue, message_id, body, attempt) waiting in ``<queue>.retry``."""
 
@@ -74,16 +77,17 @@ class MemoryBroker:
             while ready and consumer.unacked < consumer.prefetch:
                 message_id, body, headers = ready.popleft()
                 tag = next(self._tags)
-                attempt = int(headers.get(ATTEMPT_HEADER, 1))
-                self._unacked[tag] = (consumer.queue, message_id, body)
-                self._attempts[tag] = attempt
+                self._unacked[tag] = (consumer.queue, message_id, body, headers)
                 self._owner[tag] = ctag
                 consumer.unacked += 1
-                consumer.sink.send_nowait(Delivery(tag, body, message_id, attempt=attempt))
+                attempt = int(headers.get(ATTEMPT_HEADER, 1))
+                redelivered = _REDELIVERED in headers
+                consumer.sink.send_nowait(Delivery(tag, body, message_id, redelivered=redelivered, attempt=attempt))
 
-    def _unacked_headers(self, tag: int) -> dict[str, str]:
-        attempt = self._attempts.pop(tag, 1)
-        return {ATTEMPT_HEADER: str(attempt)} if attempt > 1 else {}
+    def _give_back(self, tag: int) -> None:
+        """Return an unacknowledged delivery to the head of its queue, marked redelivered as RabbitMQ marks it."""
+        queue, message_id, body, headers = self._unacked.pop(tag)
+        self._ready(queue).appendleft((message_id, body, headers | {_REDELIVERED: "1"}))
 
     def _check(self) -> None:
         if self.closed:
@@ -127,7 +131,6 @@ class MemoryBroker:
         for tag in tags:
             if self._unacked.pop(tag, None) is None:
                 continue  # from a connection that was dropped: already requeued
-            self._attempts.pop(tag, None)
             consumer = self._consumers.get(self._owner.pop(tag))
             if consumer is not None:
                 consumer.unacked -= 1
@@ -137,8 +140,7 @@ class MemoryBroker:
         self._check()
         await trio.lowlevel.checkpoint()
         for tag in sorted((t for t in tags if t in self._unacked), reverse=True):
-            queue, message_id, body = self._unacked.pop(tag)
-            self._ready(queue).appendleft((message_id, body, self._unacked_headers(tag)))
+            self._give_back(tag)
             consumer = self._consumers.get(self._owner.pop(tag))
             if consumer is not None:
                 consumer.unacked -= 1
@@ -211,8 +213,7 @@ class MemoryBroker:
 
     def _requeue(self) -> None:
         for tag in sorted(self._unacked, reverse=True):
-            queue, message_id, body = self._unacked.pop(tag)
-            self._ready(queue).appendleft((message_id, body, self._unacked_headers(tag)))
+            self._give_back(tag)
         self._owner.clear()
         self._consumers.clear()
 
