@@ -25,9 +25,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 import trio
 
@@ -37,12 +36,11 @@ from smstrio.core.logs import bind, event
 from smstrio.core.stats import Counted, SenderInfo
 from smstrio.nursery.batching import next_batch
 from smstrio.nursery.retry import retry
+from smstrio.nursery.stopping import unless_stopped
 from smstrio.ports import Broker, Delivery, Gateway, StatsStore
 from smstrio.roles.attempt import Result, attempt
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 HEARTBEAT_S = 1.0
 """How often a sender announces itself."""
@@ -157,7 +155,7 @@ class Sender:
                     break
                 stale = _take_waiting(deliveries_recv)
                 event(log, "lost the broker; reconnecting", level=logging.WARNING, error=str(lost), dropped=len(stale))
-                consumer = await self._unless_stopped(self._resume, deliveries_send)
+                consumer = await unless_stopped(self._stop, self._resume, deliveries_send)
                 if consumer is not None:
                     event(log, "consuming again")
             self._work_scope.deadline = trio.current_time() + s.grace
@@ -165,42 +163,15 @@ class Sender:
 
     async def _stop_or_loss(self) -> BrokerError | None:
         """Wait for ``stop()`` (return None) or a lost connection (return its error)."""
-        lost: BrokerError | None = None
-        async with trio.open_nursery() as nursery:
-
-            async def watch() -> None:
-                nonlocal lost
-                try:
-                    await self._broker.watch()
-                except BrokerError as exc:
-                    lost = exc
-                nursery.cancel_scope.cancel()
-
-            async def stopped() -> None:
-                await self._stop.wait()
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(watch)
-            nursery.start_soon(stopped)
+        lost = await unless_stopped(self._stop, self._lost)
         return None if self._stop.is_set() else lost
 
-    async def _unless_stopped(self, fn: Callable[[T], Awaitable[str]], arg: T) -> str | None:
-        """``await fn(arg)``, or None if ``stop()`` is called first."""
-        result: str | None = None
-        async with trio.open_nursery() as nursery:
-
-            async def call() -> None:
-                nonlocal result
-                result = await fn(arg)
-                nursery.cancel_scope.cancel()
-
-            async def stopped() -> None:
-                await self._stop.wait()
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(call)
-            nursery.start_soon(stopped)
-        return result
+    async def _lost(self) -> BrokerError:
+        """Wait for the connection to be lost; return the error saying so."""
+        try:
+            await self._broker.watch()
+        except BrokerError as exc:
+            return exc
 
     async def _resume(self, sink: trio.MemorySendChannel[Delivery]) -> str:
         """Reconnect, redeclare and consume again, retrying with backoff; return the consumer tag."""
