@@ -99,6 +99,19 @@ async def test_cancel_stops_deliveries_but_not_settling(world: World, broker: Br
     assert await broker.queue_info(queue_name) == QueueInfo(depth=2, consumers=0)
 
 
+async def test_a_retry_returns_after_its_delay_with_its_attempt(world: World, broker: Broker, queue_name: str) -> None:
+    """retry_later holds a message in <queue>.retry (counted in the depth) for its delay, then delivers it again."""
+    send, receive = trio.open_memory_channel[Delivery](10)
+    await broker.consume(queue_name, 10, send)
+    await broker.retry_later(queue_name, [Retry(b"again", "r1", attempt=2, delay_s=0.6)])
+    await _nothing_more(world, receive)
+    assert await broker.queue_info(queue_name) == QueueInfo(depth=1, consumers=1)
+    (back,) = await _take(receive, 1)
+    await broker.requeue([back.tag])
+    (requeued,) = await _take(receive, 1)
+    assert _seen([back, requeued]) == [("r1", b"again", False, 2), ("r1", b"again", True, 2)]
+
+
 async def test_dead_letters_are_listed_with_their_reasons(broker: Broker, queue_name: str) -> None:
     """dead_letter keeps each reason; dead_letters lists them oldest first, leaving them there, out of the depth."""
     letters = [DeadLetter(b"junk", "x-1", "body is not JSON"), DeadLetter(b"{}", "x-2", "missing fields: to")]

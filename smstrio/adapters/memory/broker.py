@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import heapq
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -33,7 +34,7 @@ class MemoryQueueStatistics:
     unacked: int
     """Messages delivered from the queue to consumers and not yet acknowledged or requeued."""
     delayed: int
-    """Messages waiting in ``<queue>.retry`` for their delay to end (due ones move on the next operation)."""
+    """Messages waiting in ``<queue>.retry`` for their delay (a due one returns while watched, or on the next call)."""
     dead: int
     """Messages in the dead-letter queue ``<queue>.dead``."""
     consumers: int
@@ -63,6 +64,8 @@ class MemoryBroker:
     """What ``retry_later`` delays are measured on."""
     _delayed: list[tuple[float, int, str, str | None, bytes, int]] = field(default_factory=list)
     """Heap of (due, order, queue, message_id, body, attempt) waiting in ``<queue>.retry``."""
+    _wake: trio.Event = field(default_factory=trio.Event)
+    """Set, then replaced, when a retry is scheduled or the connection drops: every ``watch`` looks again."""
 
     def _ready(self, queue: str) -> collections.deque[tuple[str | None, bytes, dict[str, str]]]:
         return self.queues.setdefault(queue, collections.deque())
@@ -154,6 +157,7 @@ class MemoryBroker:
             entry = (now + r.delay_s, next(self._tags), queue, r.message_id, r.body, r.attempt)
             heapq.heappush(self._delayed, entry)
         self._pump()
+        self._nudge()
 
     async def dead_letter(self, queue: str, letters: Sequence[DeadLetter]) -> None:
         self._check()
@@ -202,14 +206,29 @@ class MemoryBroker:
         return sum(1 for c in self._consumers.values() if c.queue == queue and c.prefetch > 0)
 
     async def watch(self) -> NoReturn:
-        await self._lost.wait()
+        """Also the broker's own timed work: while watched (as senders watch), each retry returns when due."""
+        lost = self._lost
+        while not lost.is_set():
+            wake = self._wake
+            with trio.move_on_after(self._until_due()):
+                await wake.wait()
+            self._pump()
         raise BrokerError("memory broker connection lost")
+
+    def _until_due(self) -> float:
+        """Seconds until the next retry is due, on ``clock``."""
+        return max(0.0, self._delayed[0][0] - self.clock()) if self._delayed else math.inf
+
+    def _nudge(self) -> None:
+        self._wake.set()
+        self._wake = trio.Event()
 
     def drop(self) -> None:
         """Simulate a lost connection: requeue what was not acknowledged, wake ``watch``."""
         self._requeue()
         self.closed = True
         self._lost.set()
+        self._nudge()
 
     def _requeue(self) -> None:
         for tag in sorted(self._unacked, reverse=True):
