@@ -425,29 +425,6 @@ def test_cli_bad_simulate_input_exits_2_with_one_line(cli: Any, argv: list[str],
     assert message in errors[0]
 
 
-def test_cli_plan_finds_the_fewest_workers(cli: Any) -> None:
-    """plan: 100 constant 1 s messages within 10 s need exactly 10 workers; 9 were tried and failed."""
-    code, out, errors = cli(
-        "plan", "--messages", "100", "--target-duration", "10", "--mean", "1", "--distribution", "constant", "--json"
-    )
-    result = json.loads(out)
-    assert (code, errors, result["workers"]) == (EXIT_OK, [], 10)
-    assert {(t["workers"], t["passed"]) for t in result["trials"]} >= {(9, False), (10, True)}
-    assert (result["summary"]["duration_s"], result["summary"]["senders"][0]["workers"]) == (10.0, 10)
-
-
-def test_cli_plan_out_of_reach_exits_1(cli: Any) -> None:
-    """plan exits 1, saying so in one line, when even --max-workers cannot meet the target."""
-    code, out, errors = cli(
-        "plan",
-        *("--messages", "100", "--target-duration", "10", "--mean", "1", "--distribution", "constant"),
-        *("--max-workers", "5"),
-    )
-    assert code == EXIT_FAILURE
-    assert errors == ["smstrio: error: even 5 workers take 20 s > 10 s"]
-    assert "✗ max_duration_s" in out
-
-
 @pytest.mark.parametrize(("signals", "code"), [(1, EXIT_FAILURE), (2, EXIT_INTERRUPTED)])
 async def test_cli_sigint_stops_cleanly(tmp_path: Path, signals: int, code: int) -> None:
     """One SIGINT lets sends in flight finish and prints the partial summary (exit 1); a second stops at once (130)."""
