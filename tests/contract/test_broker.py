@@ -112,6 +112,19 @@ async def test_a_retry_returns_after_its_delay_with_its_attempt(world: World, br
     assert _seen([back, requeued]) == [("r1", b"again", False, 2), ("r1", b"again", True, 2)]
 
 
+async def test_a_retry_waits_behind_a_longer_one(world: World, broker: Broker, queue_name: str) -> None:
+    """<queue>.retry is a queue: a short delay behind a longer one waits for it, then both come in order."""
+    send, receive = trio.open_memory_channel[Delivery](10)
+    await broker.consume(queue_name, 10, send)
+    await broker.retry_later(
+        queue_name, [Retry(b"long", "r1", attempt=2, delay_s=1.0), Retry(b"short", "r2", attempt=3, delay_s=0.2)]
+    )
+    await world.advance(0.4)
+    await _nothing_more(world, receive)
+    back = await _take(receive, 2)
+    assert _seen(back) == [("r1", b"long", False, 2), ("r2", b"short", False, 3)]
+
+
 async def test_dead_letters_are_listed_with_their_reasons(broker: Broker, queue_name: str) -> None:
     """dead_letter keeps each reason; dead_letters lists them oldest first, leaving them there, out of the depth."""
     letters = [DeadLetter(b"junk", "x-1", "body is not JSON"), DeadLetter(b"{}", "x-2", "missing fields: to")]

@@ -8,7 +8,6 @@ connection closes, outcomes are counted once per message id.
 from __future__ import annotations
 
 import collections
-import heapq
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -62,8 +61,9 @@ class MemoryBroker:
     closed: bool = False
     clock: Callable[[], float] = trio.current_time
     """What ``retry_later`` delays are measured on."""
-    _delayed: list[tuple[float, int, str, str | None, bytes, int]] = field(default_factory=list)
-    """Heap of (due, order, queue, message_id, body, attempt) waiting in ``<queue>.retry``."""
+    _delayed: dict[str, collections.deque[tuple[float, str | None, bytes, int]]] = field(default_factory=dict)
+    """Per queue, (due, message_id, body, attempt) waiting in ``<queue>.retry``, oldest first. As RabbitMQ
+    expires only the head of a queue, a retry due sooner waits behind an earlier one with a longer delay."""
     _wake: trio.Event = field(default_factory=trio.Event)
     """Set, then replaced, when a retry is scheduled or the connection drops: every ``watch`` looks again."""
 
@@ -72,9 +72,10 @@ class MemoryBroker:
 
     def _pump(self) -> None:
         now = self.clock()
-        while self._delayed and self._delayed[0][0] <= now:
-            _, _, queue, message_id, body, attempt = heapq.heappop(self._delayed)
-            self._ready(queue).append((message_id, body, {ATTEMPT_HEADER: str(attempt)}))
+        for queue, waiting in self._delayed.items():
+            while waiting and waiting[0][0] <= now:
+                _, message_id, body, attempt = waiting.popleft()
+                self._ready(queue).append((message_id, body, {ATTEMPT_HEADER: str(attempt)}))
         for ctag, consumer in list(self._consumers.items()):
             ready = self._ready(consumer.queue)
             while ready and consumer.unacked < consumer.prefetch:
@@ -153,9 +154,8 @@ class MemoryBroker:
         self._check()
         await trio.lowlevel.checkpoint()
         now = self.clock()
-        for r in retries:
-            entry = (now + r.delay_s, next(self._tags), queue, r.message_id, r.body, r.attempt)
-            heapq.heappush(self._delayed, entry)
+        waiting = self._delayed.setdefault(queue, collections.deque())
+        waiting.extend((now + r.delay_s, r.message_id, r.body, r.attempt) for r in retries)
         self._pump()
         self._nudge()
 
@@ -186,7 +186,7 @@ class MemoryBroker:
         self._check()
         await trio.lowlevel.checkpoint()
         self._pump()
-        return len(self._ready(queue)) + sum(1 for entry in self._delayed if entry[2] == queue)
+        return len(self._ready(queue)) + len(self._delayed.get(queue, ()))
 
     async def queue_info(self, queue: str) -> QueueInfo:
         depth = await self.queue_depth(queue)
@@ -197,7 +197,7 @@ class MemoryBroker:
         return MemoryQueueStatistics(
             ready=len(self.queues.get(queue, ())),
             unacked=sum(1 for entry in self._unacked.values() if entry[0] == queue),
-            delayed=sum(1 for entry in self._delayed if entry[2] == queue),
+            delayed=len(self._delayed.get(queue, ())),
             dead=len(self.queues.get(f"{queue}.dead", ())),
             consumers=self._consumer_count(queue),
         )
@@ -217,7 +217,8 @@ class MemoryBroker:
 
     def _until_due(self) -> float:
         """Seconds until the next retry is due, on ``clock``."""
-        return max(0.0, self._delayed[0][0] - self.clock()) if self._delayed else math.inf
+        due = min((waiting[0][0] for waiting in self._delayed.values() if waiting), default=math.inf)
+        return max(0.0, due - self.clock())
 
     def _nudge(self) -> None:
         self._wake.set()
