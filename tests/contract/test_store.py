@@ -153,3 +153,16 @@ async def test_forget_sender_removes_it_at_once(world: World, store: StatsStore)
     await store.forget_sender(gone.id)
     await store.forget_sender("host-3-never")
     assert (await store.view()).senders == [kept]
+
+
+async def test_reset_deletes_every_statistic(world: World, store: StatsStore) -> None:
+    """reset deletes every key (totals, rate, 2 histograms, 2 bitmaps, senders, 1 sender): the view is empty after."""
+    await store.add_produced(RUN, [0, 1])
+    await store.record([_sent(0, service_us=1_000, latency_us=10), OutcomeRecord(outcome=Outcome.INVALID)])
+    await store.heartbeat(_sender("host-1-aaaa", world.now()), ttl=60.0)
+    assert await store.reset() == 8
+    assert await store.reset() == 0
+    view = await store.view()
+    assert (view.totals, sum(view.recent), view.senders) == (Totals(), 0, [])
+    assert (view.service, view.latency) == (Histogram(), Histogram())
+    assert await store.add_produced(RUN, [0, 1]) == 2

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import trio
 
 from smstrio.core.histogram import Histogram
+from smstrio.core.keys import RATE_TTL_S
 from smstrio.core.stats import RATE_HISTORY_S, Counted, Outcome, OutcomeRecord, SenderInfo, StoreView, Totals
 
 
@@ -35,6 +36,10 @@ class _Bitmaps:
 
     def clear(self) -> None:
         self._runs.clear()
+
+    def __len__(self) -> int:
+        """How many runs have a bitmap (one Redis key each)."""
+        return len(self._runs)
 
 
 @dataclass
@@ -106,7 +111,8 @@ class MemoryStore:
         await trio.lowlevel.checkpoint()
         now = self.clock()
         second = int(now)
-        live = [info for info, expires in self._senders.values() if expires > now]
+        self._senders = {k: (info, expires) for k, (info, expires) in self._senders.items() if expires > now}
+        live = [info for info, _ in self._senders.values()]
         recent = [self._per_second[s] for s in range(second - RATE_HISTORY_S, second)]
         return StoreView(
             totals=self.totals,
@@ -118,6 +124,7 @@ class MemoryStore:
 
     async def reset(self) -> int:
         await trio.lowlevel.checkpoint()
+        deleted = self._key_count()
         self.totals = Totals()
         self._done.clear()
         self._produced.clear()
@@ -125,7 +132,27 @@ class MemoryStore:
         self._senders.clear()
         self._service = Histogram()
         self._latency = Histogram()
-        return 1
+        return deleted
+
+    def _key_count(self) -> int:
+        """How many keys the Redis store would hold for what this twin holds: what ``reset`` reports deleting.
+
+        Rate counters live ``RATE_TTL_S`` after their second; the senders' sorted set keeps expired
+        members until the next ``view`` (as here), each sender's hash only until it expires.
+        """
+        now = self.clock()
+        return sum(
+            (
+                self.totals != Totals(),
+                len(self._done),
+                len(self._produced),
+                sum(1 for second, n in self._per_second.items() if n and second > now - RATE_TTL_S),
+                self._service.count > 0,
+                self._latency.count > 0,
+                bool(self._senders),
+                sum(1 for _, expires in self._senders.values() if expires > now),
+            )
+        )
 
     async def ping(self) -> None:
         await trio.lowlevel.checkpoint()
