@@ -1,0 +1,60 @@
+"""The kernel held to the simulation: on each scenario of a table, one seed, the same summary."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+from trio.testing import MockClock
+
+from smstrio.core.distributions import Distribution
+from smstrio.core.scenario import Scenario, SenderProfile, Thresholds
+from smstrio.sim.kernel import run_kernel
+from smstrio.sim.simulate import run_simulation
+
+CAP_S = 10_000.0
+"""A virtual-time cap on each simulation, so that one that never ends fails instead of hanging."""
+
+EXP, NORMAL, UNIFORM, CONSTANT = (
+    Distribution.EXPONENTIAL,
+    Distribution.NORMAL,
+    Distribution.UNIFORM,
+    Distribution.CONSTANT,
+)
+
+
+def _sender(workers: int, mean: float, distribution: Distribution, failure_rate: float = 0.1) -> SenderProfile:
+    return SenderProfile(workers=workers, mean=mean, failure_rate=failure_rate, distribution=distribution)
+
+
+SCENARIOS = {
+    "exponential, failures": Scenario(messages=2000, senders=(_sender(40, 0.5, EXP, 0.05),), seed=3),
+    "normal": Scenario(messages=2000, senders=(_sender(40, 0.5, NORMAL),), seed=4),
+    "uniform, many failures": Scenario(messages=2000, senders=(_sender(40, 0.5, UNIFORM, 0.3),), seed=5),
+    "constant": Scenario(messages=2000, senders=(_sender(40, 0.5, CONSTANT),), seed=6),
+    "fewer messages than workers": Scenario(messages=30, senders=(_sender(40, 0.5, EXP),), seed=7),
+    "two senders": Scenario(messages=3000, senders=(_sender(60, 0.2, EXP), _sender(40, 0.4, NORMAL)), seed=8),
+    "three senders, thresholds": Scenario(
+        messages=3000,
+        senders=(_sender(30, 0.3, EXP), _sender(10, 1.7, UNIFORM), _sender(20, 0.7, CONSTANT, 0.5)),
+        seed=9,
+        thresholds=Thresholds(max_p99_s=2.0, max_failure_rate=0.2, max_duration_s=30.0),
+    ),
+    "a slow sender holds its share": Scenario(
+        messages=40, senders=(_sender(10, 1.0, CONSTANT, 0.0), _sender(10, 10.0, CONSTANT, 0.0)), seed=10
+    ),
+}
+"""Each distribution, failures, several senders, and the tail where prefetched messages wait. Constant
+send times of several senders ending at the same instant are left out: Trio orders those at random."""
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+async def test_kernel_gives_the_simulations_numbers(autojump_clock: MockClock, scenario: Scenario) -> None:
+    """The kernel's summary is the simulation's, to the microsecond: duration, throughput, every percentile,
+    counts per sender, thresholds and histogram (the issue asks for 1%; one seed fixes them exactly)."""
+    with trio.fail_after(CAP_S):
+        simulated = await run_simulation(scenario)
+
+    modelled = run_kernel(scenario).summary
+
+    assert modelled == simulated
+    assert modelled.histogram == simulated.histogram
