@@ -209,6 +209,12 @@ class StatsSnapshot:
 _NOT_JSON = frozenset({"service", "service_sum_us", "latency", "latency_sum_us"})
 
 
+def recent_seconds(now: float) -> range:
+    """The whole seconds ``StoreView.recent`` covers at ``now``: the ``RATE_HISTORY_S`` before the current one."""
+    second = int(now)
+    return range(second - RATE_HISTORY_S, second)
+
+
 def eta(produced: int, processed: int, rate_per_s: float) -> float | None:
     """Seconds until ``processed`` reaches ``produced`` at ``rate_per_s``.
 

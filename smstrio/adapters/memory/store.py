@@ -14,7 +14,7 @@ import trio
 
 from smstrio.core.histogram import Histogram
 from smstrio.core.keys import RATE_TTL_S
-from smstrio.core.stats import RATE_HISTORY_S, Counted, Outcome, OutcomeRecord, SenderInfo, StoreView, Totals
+from smstrio.core.stats import Counted, Outcome, OutcomeRecord, SenderInfo, StoreView, Totals, recent_seconds
 
 
 class _Bitmaps:
@@ -110,10 +110,9 @@ class MemoryStore:
     async def view(self) -> StoreView:
         await trio.lowlevel.checkpoint()
         now = self.clock()
-        second = int(now)
         self._senders = {k: (info, expires) for k, (info, expires) in self._senders.items() if expires > now}
         live = [info for info, _ in self._senders.values()]
-        recent = [self._per_second[s] for s in range(second - RATE_HISTORY_S, second)]
+        recent = [self._per_second[s] for s in recent_seconds(now)]
         return StoreView(
             totals=self.totals,
             recent=recent,

@@ -26,7 +26,7 @@ from smstrio.core.config import REDIS_CLUSTER_SCHEMES, TlsFiles, redact
 from smstrio.core.errors import StoreError
 from smstrio.core.histogram import PRECISION_BITS, Histogram, bucket_bounds, bucket_key
 from smstrio.core.keys import RATE_TTL_S, Keys
-from smstrio.core.stats import RATE_HISTORY_S, Counted, OutcomeRecord, SenderInfo, StoreView, Totals
+from smstrio.core.stats import Counted, OutcomeRecord, SenderInfo, StoreView, Totals, recent_seconds
 
 
 def _lua(name: str) -> str:
@@ -199,14 +199,13 @@ async def _forget(client: Client, keys: Keys, sender_id: str) -> None:
 async def _view(
     client: Client, keys: Keys, now: float
 ) -> tuple[dict[str, str], list[int], list[SenderInfo], dict[str, str], dict[str, str]]:
-    second = int(now)
     async with client.pipeline(transaction=False) as pipe:
         pipe.hgetall(keys.totals)
         pipe.zremrangebyscore(keys.senders, "-inf", now)
         pipe.zrange(keys.senders, 0, -1)
         pipe.hgetall(keys.service_histogram)
         pipe.hgetall(keys.latency_histogram)
-        for s in range(second - RATE_HISTORY_S, second):
+        for s in recent_seconds(now):
             pipe.get(keys.rate(s))  # GETs, not one MGET: a cluster pipeline refuses MGET
         totals, _, ids, service, latency, *rates = await pipe.execute()
     senders: list[SenderInfo] = []
