@@ -137,6 +137,22 @@ class Histogram:
         }
 
     @classmethod
+    def from_buckets(cls, counts: Mapping[int, int], *, low: int, high: int) -> Histogram:
+        """A histogram from its count per :func:`bucket_key` and its exact min and max, as a store keeps them.
+
+        Raise ``ValueError`` as :meth:`from_dict` does on what no histogram could hold.
+        """
+        return cls.from_dict(
+            {
+                "precision_bits": PRECISION_BITS,
+                "count": sum(counts.values()),
+                "min": low,
+                "max": high,
+                "buckets": [[bucket_bounds(key)[0], n] for key, n in sorted(counts.items())],
+            }
+        )
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Histogram:
         """The inverse of :meth:`to_dict`; raise ``ValueError`` on anything it could not have produced."""
         if data.get("precision_bits") != PRECISION_BITS:

@@ -24,7 +24,7 @@ from smstrio.adapters.bridge import cross
 from smstrio.adapters.tls import client_context
 from smstrio.core.config import REDIS_CLUSTER_SCHEMES, TlsFiles, redact
 from smstrio.core.errors import StoreError
-from smstrio.core.histogram import PRECISION_BITS, Histogram, bucket_bounds, bucket_key
+from smstrio.core.histogram import Histogram, bucket_key
 from smstrio.core.keys import RATE_TTL_S, Keys
 from smstrio.core.stats import Counted, OutcomeRecord, SenderInfo, StoreView, Totals, recent_seconds
 
@@ -220,16 +220,7 @@ async def _view(
 def _histogram(fields: dict[str, str]) -> Histogram:
     """A histogram hash as the record script keeps it: bucket key -> count, plus ``min`` and ``max``."""
     low, high = int(fields.pop("min", 0)), int(fields.pop("max", 0))
-    counts = {int(key): int(n) for key, n in fields.items()}
-    return Histogram.from_dict(
-        {
-            "precision_bits": PRECISION_BITS,
-            "count": sum(counts.values()),
-            "min": low,
-            "max": high,
-            "buckets": [[bucket_bounds(key)[0], n] for key, n in sorted(counts.items())],
-        }
-    )
+    return Histogram.from_buckets({int(key): int(n) for key, n in fields.items()}, low=low, high=high)
 
 
 async def _reset(client: Client, keys: Keys) -> int:
