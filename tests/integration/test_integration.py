@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import random
 import re
-import time
 from typing import Any
 
 import aiormq
@@ -23,7 +22,7 @@ from smstrio.core.errors import BrokerError, StoreError
 from smstrio.core.histogram import RELATIVE_ERROR, Histogram, bucket_key, nearest_rank
 from smstrio.core.keys import Keys
 from smstrio.core.message import encode, random_sms
-from smstrio.core.stats import Outcome, OutcomeRecord, SenderInfo, StatsSnapshot, snapshot
+from smstrio.core.stats import Outcome, OutcomeRecord, StatsSnapshot, snapshot
 from smstrio.ports import Outgoing, QueueInfo
 from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.monitor import Monitor, collect
@@ -112,35 +111,6 @@ async def test_queue_info_counts_the_consumers_on_the_queue(
     assert (await broker.queue_info(queue_name)).consumers == 0
 
 
-async def test_record_counts_each_message_id_once(store: RedisStore) -> None:
-    """The Lua record script counts a (run, seq) once however often it is recorded."""
-    first = await store.record(
-        [
-            OutcomeRecord(outcome=Outcome.SENT, service_us=1_000, run="a" * 12, seq=7),
-            OutcomeRecord(outcome=Outcome.FAILED, service_us=3_000, run="b" * 12, seq=7),
-            OutcomeRecord(outcome=Outcome.INVALID),
-        ]
-    )
-    again = await store.record(
-        [
-            OutcomeRecord(outcome=Outcome.FAILED, service_us=9_000, run="a" * 12, seq=7),
-            OutcomeRecord(outcome=Outcome.SENT, service_us=5_000, run="a" * 12, seq=8),
-        ]
-    )
-    assert (first.sent, first.failed, first.invalid, first.duplicates) == (1, 1, 1, 0)
-    assert (again.sent, again.failed, again.duplicates) == (1, 0, 1)
-    totals = (await store.view()).totals
-    assert (totals.sent, totals.failed, totals.invalid, totals.duplicates) == (2, 1, 1, 1)
-    assert totals.service_us == 9_000
-
-
-async def test_recent_rate_counts_outcomes_per_second(store: RedisStore) -> None:
-    """Outcomes recorded now show in the per-second counters once their second is over."""
-    await store.record([OutcomeRecord(outcome=Outcome.SENT, run="c" * 12, seq=i) for i in range(40)])
-    await trio.sleep(1.05)
-    assert sum((await store.view()).recent) == 40
-
-
 async def _hgetall(key: str) -> dict[str, str]:
     """One Redis hash, read straight through redis-py."""
 
@@ -216,27 +186,6 @@ async def test_malformed_messages_go_to_the_dead_letter_queue(
     assert reasons == ["body is not JSON", "missing fields: created_at, seq, text, to"]
 
 
-async def test_senders_appear_with_heartbeats_and_expire(store: RedisStore) -> None:
-    """A heartbeat makes a sender visible; without another it disappears after its TTL."""
-    info = SenderInfo(
-        id="host-1-abcd",
-        host="host",
-        pid=1,
-        workers=5,
-        mean_s=0.5,
-        failure_rate=0.1,
-        distribution="exponential",
-        started_at=0.0,
-        sent=3,
-        last_seen=time.time(),
-    )
-    await store.heartbeat(info, ttl=0.6)
-    assert [s.id for s in (await store.view()).senders] == ["host-1-abcd"]
-    assert (await store.view()).senders[0] == info
-    await trio.sleep(0.8)
-    assert (await store.view()).senders == []
-
-
 async def test_unreachable_servers_raise_our_errors(bridge: None) -> None:
     """Connecting to a closed port raises BrokerError / StoreError naming the server."""
     with pytest.raises(BrokerError, match=re.escape("cannot connect to RabbitMQ at amqp://guest:***@127.0.0.1:1/")):
@@ -259,23 +208,6 @@ async def test_queue_declared_with_other_arguments_gives_a_clear_error(broker: A
     await cross(declare_plain)
     with pytest.raises(BrokerError, match="exists with other settings"):
         await broker.declare(queue_name)
-
-
-async def test_produced_counts_confirmed_and_delivered_messages_once(store: RedisStore) -> None:
-    """A message counts once in produced whether its confirm or its outcome is recorded first."""
-    run = "e" * 12
-    assert await store.add_produced(run, [0, 1, 2]) == 3
-    assert await store.add_produced(run, [2, 3]) == 1
-    await store.record(
-        [
-            OutcomeRecord(outcome=Outcome.SENT, run=run, seq=3),
-            OutcomeRecord(outcome=Outcome.SENT, run=run, seq=9),
-            OutcomeRecord(outcome=Outcome.INVALID),
-        ]
-    )
-    assert await store.add_produced(run, [9, 10]) == 1
-    totals = (await store.view()).totals
-    assert (totals.produced, totals.sent, totals.invalid) == (7, 2, 1)
 
 
 async def test_dead_letters_can_be_listed_and_requeued(broker: AmqpBroker, store: RedisStore, queue_name: str) -> None:
