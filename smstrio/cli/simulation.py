@@ -170,6 +170,7 @@ def plan(
     failure_rate: float = 0.1,
     distribution: Distribution = Distribution.EXPONENTIAL,
     max_workers: int = 10_000,
+    verify: bool = True,
     seed: int | None = None,
     json_output: Annotated[bool, Parameter(name="--json")] = False,
     log_level: str | None = None,
@@ -177,8 +178,10 @@ def plan(
 ) -> None:
     """Find the fewest workers of one sender that process MESSAGES within the target duration.
 
-    A binary search over virtual-time simulations (same seed for every run); prints the answer and
-    the summary of the run that proves it. Exit 1 if even --max-workers workers are too slow.
+    Starts from Little's law (messages x mean / target), searches around it with a fast model of
+    the simulation (same seed for every run), then confirms the answer with full virtual-time
+    simulations at the answer (passes) and one worker fewer (fails). Prints the answer, every run
+    and the deciding summaries. Exit 1, with one line saying why, when there is no answer.
 
     Parameters
     ----------
@@ -194,10 +197,12 @@ def plan(
         How send times are drawn around the mean [default exponential].
     max_workers
         The most workers to consider [default 10000].
+    verify
+        Confirm the answer with two full simulations; --no-verify trusts the model (large campaigns).
     seed
         Seed for every run [default: random, printed in the summary].
     json_output
-        Print one JSON object: the answer, every trial and the proving run's summary.
+        Print one JSON object: the answer, every run and the deciding summaries.
     log_level
         DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO].
     log_file
@@ -211,33 +216,24 @@ def plan(
         messages=messages, senders=(profile,), seed=seed, thresholds=Thresholds(max_duration_s=target_duration)
     )
 
-    from smstrio.core.summary import render
-    from smstrio.sim.plan import fewest_workers  # see simulate()
+    from smstrio.sim.plan import plan_workers  # see simulate()
+    from smstrio.sim.plan_text import render_plan
 
     async def main() -> int:
         with trio.CancelScope() as scope:
             async with trio.open_nursery() as nursery:
                 await nursery.start(stop_on_signals, scope.cancel, scope)
-                result = await fewest_workers(campaign, max_workers=max_workers)
+                result = await plan_workers(campaign, max_workers=max_workers, verify=verify)
                 nursery.cancel_scope.cancel()
         if scope.cancelled_caught:
             print("smstrio: error: interrupted before an answer", file=sys.stderr)
             return EXIT_INTERRUPTED
-        proof = result.proof
         if json_output:
             print(json.dumps({"target_duration_s": target_duration, **result.to_json()}), flush=True)
-        else:
-            if result.workers is not None:
-                print(
-                    f"{result.workers} workers: the fewest that process {messages} messages within "
-                    f"{target_duration:g} s (simulated {proof.duration_s:g} s)\n"
-                )
-            print(render(proof), flush=True)
-        if result.workers is None:
-            print(
-                f"smstrio: error: even {max_workers} workers take {proof.duration_s:g} s > {target_duration:g} s",
-                file=sys.stderr,
-            )
+        elif result.trials:
+            print(render_plan(result, messages=messages, target_s=target_duration), flush=True)
+        if result.reason is not None:
+            print(f"smstrio: error: {result.reason}", file=sys.stderr)
             return EXIT_FAILURE
         return EXIT_OK
 

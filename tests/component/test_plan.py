@@ -1,16 +1,145 @@
-"""``smstrio plan`` in-process."""
+"""The capacity planner: its answers against a full binary search, impossible questions, ``smstrio plan``."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
+from trio.testing import MockClock
 
 from smstrio.cli import EXIT_FAILURE, EXIT_OK, main
+from smstrio.core.distributions import Distribution
+from smstrio.core.scenario import Scenario, SenderProfile, Thresholds
+from smstrio.sim import plan
+from smstrio.sim.kernel import KernelRun, run_kernel
+from smstrio.sim.plan import plan_workers
+from smstrio.sim.simulate import run_simulation
+
+CAP_S = 100_000.0
+"""A virtual-time cap on each test, so that a search that never ends fails instead of hanging."""
+
+EXP, UNIFORM, CONSTANT = Distribution.EXPONENTIAL, Distribution.UNIFORM, Distribution.CONSTANT
+
+
+def _sender(workers: int, mean: float, distribution: Distribution, failure_rate: float = 0.1) -> SenderProfile:
+    return SenderProfile(workers=workers, mean=mean, failure_rate=failure_rate, distribution=distribution)
+
+
+def _with_workers(scenario: Scenario, workers: int) -> Scenario:
+    return replace(scenario, senders=(replace(scenario.senders[0], workers=workers),))
+
+
+async def _binary_search(scenario: Scenario, max_workers: int) -> int:
+    """What ``smstrio plan`` answered before the kernel: a binary search from 1 over full simulations."""
+
+    async def passes(workers: int) -> bool:
+        return (await run_simulation(_with_workers(scenario, workers))).passed
+
+    assert await passes(max_workers)
+    failing, passing = 0, max_workers
+    while passing - failing > 1:
+        middle = (failing + passing) // 2
+        if await passes(middle):
+            passing = middle
+        else:
+            failing = middle
+    return passing
+
+
+@pytest.mark.parametrize("distribution", [EXP, UNIFORM])
+async def test_verified_answer_is_the_full_binary_searchs(
+    autojump_clock: MockClock, distribution: Distribution
+) -> None:
+    """On 1,000 messages the planner answers what a binary search over full simulations answers, and
+    full simulations at the answer (pass) and one fewer (fail) confirm it."""
+    scenario = Scenario(
+        messages=1000, senders=(_sender(1, 0.5, distribution),), seed=11, thresholds=Thresholds(max_duration_s=20.0)
+    )
+    with trio.fail_after(CAP_S):
+        expected = await _binary_search(scenario, 100)
+        result = await plan_workers(scenario, max_workers=100)
+
+    assert (result.workers, result.reason, result.verified) == (expected, None, True)
+    assert result.proof is not None
+    assert result.below is not None
+    assert (result.proof.by, result.proof.workers, result.proof.passed) == ("simulation", expected, True)
+    assert (result.below.by, result.below.workers, result.below.passed) == ("simulation", expected - 1, False)
+
+
+async def test_search_starts_at_littles_law_and_tries_a_handful(autojump_clock: MockClock) -> None:
+    """100,000 messages of 2 s within 600 s: Little's law says 334, its tail points to 339, 338 fails: three runs."""
+    scenario = Scenario(
+        messages=100_000,
+        senders=(_sender(1, 2.0, EXP, 0.05),),
+        seed=7,
+        thresholds=Thresholds(max_duration_s=600.0),
+    )
+
+    result = await plan_workers(scenario, max_workers=10_000, verify=False)
+
+    assert (result.estimate, result.workers, result.verified, result.below) == (334, 339, False, None)
+    assert [(t.workers, t.by, t.passed) for t in result.trials] == [
+        (334, "kernel", False),
+        (339, "kernel", True),
+        (338, "kernel", False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("target", "max_workers", "reason"),
+    [
+        (0.5, 100, "a target of 0.5 s is under one mean send time (1 s): no worker count meets it"),
+        (
+            10.0,
+            5,
+            "100 messages of 1 s within 10 s need at least 10 workers (messages * mean / target), "
+            "more than --max-workers 5",
+        ),
+    ],
+)
+async def test_impossible_question_is_answered_without_a_run(
+    autojump_clock: MockClock, target: float, max_workers: int, reason: str
+) -> None:
+    """A target under one mean send time, or Little's law above the most workers: the reason, and no run."""
+    scenario = Scenario(
+        messages=100, senders=(_sender(1, 1.0, CONSTANT),), seed=1, thresholds=Thresholds(max_duration_s=target)
+    )
+
+    result = await plan_workers(scenario, max_workers=max_workers)
+
+    assert (result.workers, result.reason, result.trials, result.proof) == (None, reason, (), None)
+
+
+async def test_full_simulations_overrule_a_kernel_that_drifted(
+    autojump_clock: MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel modelling one worker too many is caught by the full simulation at its answer: no answer, the reason."""
+
+    def one_worker_more(scenario: Scenario) -> KernelRun:
+        return run_kernel(_with_workers(scenario, scenario.senders[0].workers + 1))
+
+    monkeypatch.setattr(plan, "run_kernel", one_worker_more)
+    scenario = Scenario(
+        messages=100, senders=(_sender(1, 1.0, CONSTANT),), seed=1, thresholds=Thresholds(max_duration_s=10.0)
+    )
+
+    result = await plan_workers(scenario, max_workers=100)
+
+    assert result.workers is None
+    assert result.reason == (
+        "the full simulation at 9 workers took 12 s, the kernel 10 s (target 10 s): "
+        "the kernel no longer models the simulation"
+    )
+    assert (result.below, [(t.workers, t.by) for t in result.trials][-1]) == (None, (9, "simulation"))
+
+
+# The CLI, in-process.
 
 
 @pytest.fixture
@@ -34,24 +163,66 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp
     root.handlers[:], root.level, root.propagate = saved
 
 
+CONSTANT_RUN = ("--messages", "100", "--mean", "1", "--distribution", "constant")
+CONSTANT_PLAN = (*CONSTANT_RUN, "--target-duration", "10")
+
+
 def test_cli_plan_finds_the_fewest_workers(cli: Any) -> None:
-    """plan: 100 constant 1 s messages within 10 s need exactly 10 workers; 9 were tried and failed."""
-    code, out, errors = cli(
-        "plan", "--messages", "100", "--target-duration", "10", "--mean", "1", "--distribution", "constant", "--json"
-    )
+    """plan: 100 constant 1 s messages within 10 s need exactly 10 workers; full simulations at 10 and 9 say so."""
+    code, out, errors = cli("plan", *CONSTANT_PLAN, "--json")
     result = json.loads(out)
-    assert (code, errors, result["workers"]) == (EXIT_OK, [], 10)
-    assert {(t["workers"], t["passed"]) for t in result["trials"]} >= {(9, False), (10, True)}
+    assert (code, errors, result["workers"], result["verified"], result["reason"]) == (EXIT_OK, [], 10, True, None)
+    assert [(t["workers"], t["by"], t["passed"]) for t in result["trials"]] == [
+        (10, "kernel", True),
+        (9, "kernel", False),
+        (10, "simulation", True),
+        (9, "simulation", False),
+    ]
     assert (result["summary"]["duration_s"], result["summary"]["senders"][0]["workers"]) == (10.0, 10)
+    assert (result["below"]["duration_s"], result["below"]["senders"][0]["workers"]) == (12.0, 9)
+
+
+def test_cli_plan_prints_the_runs_and_both_summaries(cli: Any) -> None:
+    """plan's text: the answer with Little's law, a table of the runs, and both full simulations' summaries."""
+    code, out, errors = cli("plan", *CONSTANT_PLAN, "--seed", "1")
+    assert (code, errors) == (EXIT_OK, [])
+    assert out.startswith("10 workers: the fewest that process 100 messages within 10 s (Little's law: 10)\n")
+    assert "full simulation at 10 workers (passes):" in out
+    assert "full simulation at 9 workers (fails):" in out
+    assert ("✓ max_duration_s......: 10 <= 10" in out, "✗ max_duration_s......: 12 > 10" in out) == (True, True)
+
+
+def test_cli_plan_no_verify_says_the_answer_is_the_kernels(cli: Any) -> None:
+    """--no-verify runs no full simulation and says so."""
+    code, out, errors = cli("plan", *CONSTANT_PLAN, "--no-verify")
+    assert (code, errors) == (EXIT_OK, [])
+    assert "kernel at 10 workers (passes):" in out
+    assert out.rstrip().endswith("not verified by full simulations (--no-verify): the answer is the kernel's")
+    assert "full simulation at" not in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (
+            ["--target-duration", "10", "--max-workers", "5"],
+            "100 messages of 1 s within 10 s need at least 10 workers (messages * mean / target), "
+            "more than --max-workers 5",
+        ),
+        (["--target-duration", "0.5"], "a target of 0.5 s is under one mean send time (1 s): no worker count meets it"),
+    ],
+)
+def test_cli_plan_impossible_question_exits_1_in_one_line(cli: Any, argv: list[str], error: str) -> None:
+    """An impossible question exits 1 with one line saying why, before any run."""
+    code, out, errors = cli("plan", *CONSTANT_RUN, *argv)
+    assert (code, out, errors) == (EXIT_FAILURE, "", [f"smstrio: error: {error}"])
 
 
 def test_cli_plan_out_of_reach_exits_1(cli: Any) -> None:
-    """plan exits 1, saying so in one line, when even --max-workers cannot meet the target."""
+    """plan exits 1, saying so in one line, when even --max-workers is too slow for the tail of random sends."""
     code, out, errors = cli(
-        "plan",
-        *("--messages", "100", "--target-duration", "10", "--mean", "1", "--distribution", "constant"),
-        *("--max-workers", "5"),
+        "plan", "--messages", "100", "--target-duration", "10", "--mean", "1", "--max-workers", "10", "--seed", "1"
     )
     assert code == EXIT_FAILURE
-    assert errors == ["smstrio: error: even 5 workers take 20 s > 10 s"]
+    assert errors == ["smstrio: error: even 10 workers take 11.7897 s > 10 s"]
     assert "✗ max_duration_s" in out

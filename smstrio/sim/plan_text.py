@@ -1,0 +1,53 @@
+"""The plan as a human reads it: the answer, the trials around it, the summaries that prove it. Pure."""
+
+from __future__ import annotations
+
+from smstrio.core.summary import render
+from smstrio.sim.plan import Plan, Trial
+
+
+def render_plan(plan: Plan, *, messages: int, target_s: float) -> str:
+    """The answer in one line, a table of every run by worker count, then the deciding runs' summaries."""
+    lines = []
+    if plan.workers is not None:
+        lines += [
+            f"{plan.workers} workers: the fewest that process {messages} messages within {target_s:g} s "
+            f"(Little's law: {plan.estimate})",
+            "",
+        ]
+    if plan.trials:
+        lines += [_table(plan.trials), ""]
+    if plan.proof is not None:
+        lines += [_heading(plan.proof), render(plan.proof.summary), ""]
+    if plan.below is not None:
+        lines += [_heading(plan.below), render(plan.below.summary), ""]
+    if plan.workers is not None and not plan.verified:
+        lines.append("  not verified by full simulations (--no-verify): the answer is the kernel's")
+    return "\n".join(lines).rstrip("\n")
+
+
+def _heading(trial: Trial) -> str:
+    what = "full simulation" if trial.by == "simulation" else "kernel"
+    return f"{what} at {trial.workers} workers ({'passes' if trial.passed else 'fails'}):"
+
+
+def _table(trials: tuple[Trial, ...]) -> str:
+    header = ("workers", "by", "duration", "throughput", "p99 send", "p99 latency", "passed")
+    rows = [
+        (
+            str(t.workers),
+            t.by,
+            f"{t.summary.duration_s:.3f} s",
+            "-" if t.summary.throughput_per_s is None else f"{t.summary.throughput_per_s:g}/s",
+            f"{t.summary.p99_s:g} s",
+            "-" if t.latency_p99_s is None else f"{t.latency_p99_s:g} s",
+            "yes" if t.passed else "no",
+        )
+        for t in sorted(trials, key=lambda t: (t.workers, t.by))
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    aligned = [
+        [cell.ljust(w) if i == 1 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        for row in [header, *rows]
+    ]
+    return "\n".join("  " + "  ".join(row) for row in aligned)
