@@ -17,16 +17,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import cyclopts
 import trio
 from cyclopts import Parameter
 
 from smstrio import __version__
-from smstrio.adapters.amqp.broker import AmqpBroker
-from smstrio.adapters.bridge import open_bridge
-from smstrio.adapters.redis.store import RedisStore
 from smstrio.core import logs
 from smstrio.core.config import (
     Common,
@@ -35,6 +32,10 @@ from smstrio.core.config import (
 )
 from smstrio.core.errors import ConfigError, ServiceError, SmstrioError
 from smstrio.nursery.signals import stop_on_signals
+
+if TYPE_CHECKING:
+    from smstrio.adapters.amqp.broker import AmqpBroker
+    from smstrio.adapters.redis.store import RedisStore
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -161,6 +162,11 @@ def run_command(
 @asynccontextmanager
 async def open_services(common: Common, *, name: str) -> AsyncIterator[tuple[AmqpBroker, RedisStore]]:
     """The trio-asyncio loop, a broker connection and a stats store, closed in reverse order."""
+    # Imported here: the service clients take time to load that simulate and plan need not pay.
+    from smstrio.adapters.amqp.broker import AmqpBroker
+    from smstrio.adapters.bridge import open_bridge
+    from smstrio.adapters.redis.store import RedisStore
+
     async with open_bridge():
         with trio.fail_after(CONNECT_TIMEOUT_S):
             store = await RedisStore.connect(common.redis_url, common.queue, tls=common.redis_tls)

@@ -8,10 +8,7 @@ from typing import Annotated
 import trio
 from cyclopts import Parameter
 
-from smstrio.adapters.bridge import open_bridge
 from smstrio.bench.report import table
-from smstrio.bench.scenarios import BenchError
-from smstrio.bench.suite import SCENARIOS, BenchSettings, run_bench
 from smstrio.cli._app import DEFAULT_FLAGS, EXIT_FAILURE, EXIT_OK, ServiceFlags, app, run_command, sources
 from smstrio.core.errors import ConfigError
 from smstrio.nursery.signals import stop_on_signals
@@ -60,6 +57,11 @@ def bench(
     json_output
         Print one JSON object instead of the table.
     """
+    # Imported here: the service clients take time to load that simulate and plan need not pay.
+    from smstrio.adapters.bridge import open_bridge
+    from smstrio.bench.scenarios import BenchError
+    from smstrio.bench.suite import SCENARIOS, BenchSettings, run_bench
+
     common = flags.resolve(sources())
     chosen = tuple(only) if only else SCENARIOS
     unknown = sorted(set(chosen) - set(SCENARIOS))

@@ -37,6 +37,7 @@ from smstrio.core.errors import ConfigError, PublishError
 from smstrio.core.stats import StatsSnapshot
 from smstrio.nursery.signals import stop_on_signals
 from smstrio.roles.gateway import SimulatedGateway
+from smstrio.roles.monitor import collect
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import run_sender
 from smstrio.web import console
@@ -234,8 +235,6 @@ def _write(text: str) -> None:
 def stats(*, flags: ServiceFlags = DEFAULT_FLAGS) -> None:
     """Print the current statistics of the queue once, as one JSON object."""
     common = flags.resolve(sources())
-
-    from smstrio.roles.monitor import collect  # quart and hypercorn come with it: see monitor()
 
     async def main() -> int:
         async with open_services(common, name="smstrio stats") as (broker, store):

@@ -43,7 +43,6 @@ from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.monitor import Monitor
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
-from smstrio.web.serve import serve_monitor
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +189,8 @@ class Simulation:
                     self._senders.append(sender)
                     self._gateways.append(gateway)
                 if monitor is not None and self._serve:
+                    from smstrio.web.serve import serve_monitor  # the web stack, loaded only to serve
+
                     self.urls = await outer.start(
                         functools.partial(serve_monitor, monitor, shutdown_trigger=ended.wait)
                     )

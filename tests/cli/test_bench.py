@@ -69,7 +69,7 @@ def test_bench_exits_1_exactly_when_a_target_is_missed(
         result = Result(scenario="e2e", value=30.5, unit="s", target="< 25 s", met=met)
         return Report(results=[result], machine={"cores": 2}, seconds=1.0, run="abc")
 
-    monkeypatch.setattr("smstrio.cli.bench.run_bench", measured)
+    monkeypatch.setattr("smstrio.bench.suite.run_bench", measured)
     try:
         main(["bench", "--json"])
     except SystemExit as stop:
