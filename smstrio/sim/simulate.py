@@ -23,8 +23,7 @@ import functools
 import gc
 import logging
 import random
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
 import trio
 import trio.testing
@@ -34,15 +33,13 @@ from smstrio.core.config import Common, MonitorSettings, ProducerSettings, Sende
 from smstrio.core.distributions import sampler
 from smstrio.core.histogram import Histogram
 from smstrio.core.logs import bind, event
-from smstrio.core.message import Sms
 from smstrio.core.scenario import Scenario, SenderProfile
-from smstrio.core.stats import Counted, OutcomeRecord
 from smstrio.core.summary import SenderSummary, SimulationSummary, evaluate, seconds
-from smstrio.ports import Gateway, Outgoing
 from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.monitor import Monitor
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
+from smstrio.sim.seams import TimedGateway, _CountingStore, _FlowControlledBroker
 
 log = logging.getLogger(__name__)
 
@@ -50,76 +47,6 @@ SIM_QUEUE = "simulation"
 """The queue name the simulated roles use (it shows in their log lines)."""
 STOP_GRACE_S = 5.0
 """After :meth:`Simulation.stop`, how long in-flight sends may take to finish."""
-FLOW_LIMIT = 10_000
-"""Ready messages at which the broker makes the producer wait (see :class:`_FlowControlledBroker`)."""
-
-
-class TimedGateway:
-    """Wraps a gateway; records the duration of every send that returns or raises, in microseconds."""
-
-    def __init__(self, inner: Gateway) -> None:
-        self._inner = inner
-        self.histogram = Histogram()
-
-    async def send(self, sms: Sms) -> bool:
-        started = trio.current_time()
-        try:
-            delivered = await self._inner.send(sms)
-        except Exception:  # a failed send still took its time; Cancelled is not a send
-            self._record(started)
-            raise
-        self._record(started)
-        return delivered
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        await self._inner.run(task_status=task_status)
-
-    def _record(self, started: float) -> None:
-        self.histogram.record(round((trio.current_time() - started) * 1e6))
-
-
-@dataclass
-class _FlowControlledBroker(MemoryBroker):
-    """A memory broker that makes publishers wait while ``limit`` messages are ready in a queue.
-
-    As RabbitMQ's flow control does under memory pressure. Without it a long campaign would hold
-    every message in memory at once (about 600 bytes each) and the garbage collector would walk
-    them all on every full collection. The producer resumes at the same instant a delivery is
-    acknowledged, so no virtual time passes and the outcome is the same; only ``produced`` and
-    ``queue_depth`` grow and shrink gradually instead of all at once.
-    """
-
-    limit: int = FLOW_LIMIT
-    _room: trio.Event = field(default_factory=trio.Event)
-
-    async def publish(self, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
-        while len(self.queues.get(queue, ())) >= self.limit:
-            await self._room.wait()
-        return await super().publish(queue, messages)
-
-    async def ack(self, tags: Sequence[int]) -> None:
-        await super().ack(tags)
-        self._room.set()
-        self._room = trio.Event()
-
-
-@dataclass
-class _CountingStore(MemoryStore):
-    """A memory store that sets ``done`` once ``target`` outcomes are counted: a drained wait, no polling."""
-
-    target: int = 0
-    done: trio.Event = field(default_factory=trio.Event)
-    last_at: float | None = None
-    """When the last outcome was counted."""
-
-    async def record(self, records: Sequence[OutcomeRecord]) -> Counted:
-        counted = await super().record(records)
-        if counted.processed:
-            self.last_at = self.clock()
-        t = self.totals
-        if t.sent + t.failed + t.invalid >= self.target:
-            self.done.set()
-        return counted
 
 
 class Simulation:

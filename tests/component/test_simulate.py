@@ -20,7 +20,8 @@ from smstrio.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, mai
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
 from smstrio.core.scenario import Scenario, SenderProfile, Thresholds, load_scenario, parse_sender_spec
-from smstrio.sim.simulate import FLOW_LIMIT, STOP_GRACE_S, Simulation, run_simulation
+from smstrio.sim.seams import FLOW_LIMIT
+from smstrio.sim.simulate import STOP_GRACE_S, Simulation, run_simulation
 
 CAP_S = 10_000.0
 """A virtual-time cap on each run, so that a simulation that never ends fails instead of hanging."""

@@ -1,0 +1,85 @@
+"""The simulation's seams: the in-memory broker and store with what a campaign needs, and a timed gateway."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import trio
+
+from smstrio.adapters.memory import MemoryBroker, MemoryStore
+from smstrio.core.histogram import Histogram
+from smstrio.core.message import Sms
+from smstrio.core.stats import Counted, OutcomeRecord
+from smstrio.ports import Gateway, Outgoing
+
+FLOW_LIMIT = 10_000
+"""Ready messages at which the broker makes the producer wait (see :class:`_FlowControlledBroker`)."""
+
+
+class TimedGateway:
+    """Wraps a gateway; records the duration of every send that returns or raises, in microseconds."""
+
+    def __init__(self, inner: Gateway) -> None:
+        self._inner = inner
+        self.histogram = Histogram()
+
+    async def send(self, sms: Sms) -> bool:
+        started = trio.current_time()
+        try:
+            delivered = await self._inner.send(sms)
+        except Exception:  # a failed send still took its time; Cancelled is not a send
+            self._record(started)
+            raise
+        self._record(started)
+        return delivered
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await self._inner.run(task_status=task_status)
+
+    def _record(self, started: float) -> None:
+        self.histogram.record(round((trio.current_time() - started) * 1e6))
+
+
+@dataclass
+class _FlowControlledBroker(MemoryBroker):
+    """A memory broker that makes publishers wait while ``limit`` messages are ready in a queue.
+
+    As RabbitMQ's flow control does under memory pressure. Without it a long campaign would hold
+    every message in memory at once (about 600 bytes each) and the garbage collector would walk
+    them all on every full collection. The producer resumes at the same instant a delivery is
+    acknowledged, so no virtual time passes and the outcome is the same; only ``produced`` and
+    ``queue_depth`` grow and shrink gradually instead of all at once.
+    """
+
+    limit: int = FLOW_LIMIT
+    _room: trio.Event = field(default_factory=trio.Event)
+
+    async def publish(self, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
+        while len(self.queues.get(queue, ())) >= self.limit:
+            await self._room.wait()
+        return await super().publish(queue, messages)
+
+    async def ack(self, tags: Sequence[int]) -> None:
+        await super().ack(tags)
+        self._room.set()
+        self._room = trio.Event()
+
+
+@dataclass
+class _CountingStore(MemoryStore):
+    """A memory store that sets ``done`` once ``target`` outcomes are counted: a drained wait, no polling."""
+
+    target: int = 0
+    done: trio.Event = field(default_factory=trio.Event)
+    last_at: float | None = None
+    """When the last outcome was counted."""
+
+    async def record(self, records: Sequence[OutcomeRecord]) -> Counted:
+        counted = await super().record(records)
+        if counted.processed:
+            self.last_at = self.clock()
+        t = self.totals
+        if t.sent + t.failed + t.invalid >= self.target:
+            self.done.set()
+        return counted
