@@ -14,7 +14,7 @@ from smstrio.core.stats import Counted, OutcomeRecord
 from smstrio.ports import Gateway, Outgoing
 
 FLOW_LIMIT = 10_000
-"""Ready messages at which the broker makes the producer wait (see :class:`_FlowControlledBroker`)."""
+"""Ready messages at which the broker makes the producer wait (see :class:`FlowControlledBroker`)."""
 
 
 class TimedGateway:
@@ -42,7 +42,7 @@ class TimedGateway:
 
 
 @dataclass
-class _FlowControlledBroker(MemoryBroker):
+class FlowControlledBroker(MemoryBroker):
     """A memory broker that makes publishers wait while ``limit`` messages are ready in a queue.
 
     As RabbitMQ's flow control does under memory pressure. Without it a long campaign would hold
@@ -67,7 +67,7 @@ class _FlowControlledBroker(MemoryBroker):
 
 
 @dataclass
-class _CountingStore(MemoryStore):
+class CountingStore(MemoryStore):
     """A memory store that sets ``done`` once ``target`` outcomes are counted: a drained wait, no polling."""
 
     target: int = 0

@@ -8,7 +8,7 @@ sender profile gets its own seeded ``random.Random``, drawn from the scenario's 
 one seed reproduces a one-sender run exactly. (With several senders, sends that end at the
 same instant are ordered by Trio, which breaks ties at random: shares may differ by a round.)
 The store says when the last message was counted; the senders then stop gracefully and the
-summary is built. The broker applies flow control (see ``_FlowControlledBroker``).
+summary is built. The broker applies flow control (see ``smstrio.sim.seams.FlowControlledBroker``).
 
 Virtual time: run it under ``trio.run(..., clock=trio.testing.MockClock(autojump_threshold=0))``
 and every wait is skipped; ``duration_s`` is then simulated seconds. The caller owns
@@ -39,7 +39,7 @@ from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.monitor import Monitor
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
-from smstrio.sim.seams import TimedGateway, _CountingStore, _FlowControlledBroker
+from smstrio.sim.seams import CountingStore, FlowControlledBroker, TimedGateway
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,8 @@ class Simulation:
         master = random.Random(self.seed)
         rngs = [random.Random(master.getrandbits(64)) for _ in sc.senders]
         producer_rng = random.Random(master.getrandbits(64))
-        broker = _FlowControlledBroker()
-        store = _CountingStore(clock=trio.current_time, target=sc.messages, done=self._finished)
+        broker = FlowControlledBroker()
+        store = CountingStore(clock=trio.current_time, target=sc.messages, done=self._finished)
         virtual = isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock)
         event(
             log,
