@@ -27,10 +27,10 @@ from smstrio import __version__
 from smstrio.core import logs
 from smstrio.core.config import (
     Common,
-    Sources,
     TlsFiles,
 )
 from smstrio.core.errors import ConfigError, ServiceError, SmstrioError
+from smstrio.core.sources import Sources
 from smstrio.nursery.signals import stop_on_signals
 
 if TYPE_CHECKING:

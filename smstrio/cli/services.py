@@ -28,12 +28,10 @@ from smstrio.core.config import (
     MonitorSettings,
     ProducerSettings,
     SenderSettings,
-    as_distribution,
-    as_float,
-    as_int,
 )
 from smstrio.core.distributions import Distribution, sampler
 from smstrio.core.errors import ConfigError, PublishError
+from smstrio.core.sources import as_distribution, as_float, as_int
 from smstrio.core.stats import StatsSnapshot
 from smstrio.nursery.signals import stop_on_signals
 from smstrio.roles.gateway import SimulatedGateway

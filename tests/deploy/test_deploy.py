@@ -25,7 +25,8 @@ import yaml
 from smstrio.adapters.amqp.broker import AmqpBroker
 from smstrio.adapters.redis.store import RedisStore
 from smstrio.cli import app
-from smstrio.core.config import Common, Sources
+from smstrio.core.config import Common
+from smstrio.core.sources import Sources
 from smstrio.testing import AMQP_URL, REDIS_URL, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,16 +17,12 @@ from smstrio.core.config import (
     MonitorSettings,
     ProducerSettings,
     SenderSettings,
-    Sources,
     TlsFiles,
-    as_distribution,
-    as_float,
-    as_int,
-    read_dotenv,
     redact,
 )
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
+from smstrio.core.sources import Sources, as_distribution, as_float, as_int, read_dotenv
 
 
 def write_env(tmp_path: Path, text: str) -> Path:
