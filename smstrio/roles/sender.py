@@ -135,70 +135,21 @@ class Sender:
         background: trio.Nursery,
         task_status: trio.TaskStatus[Sender],
     ) -> None:
-        """Keep the workers fed until stopped: consume, and after a lost connection reconnect.
+        """Keep the workers fed until stopped (see :class:`Intake`), then start the grace period.
 
-        On a loss the deliveries still waiting are dropped (the broker requeued them);
-        on stop they are given back. Closing ``deliveries_send`` lets the workers finish.
+        Closing ``deliveries_send`` lets the workers finish.
         """
         s = self.settings
-        queue, prefetch = s.common.queue, s.effective_prefetch
+        intake = Intake(self._broker, s.common.queue, s.effective_prefetch, self._stop)
         async with deliveries_send:
-            consumer: str | None = await self._broker.consume(queue, prefetch, deliveries_send)
-            event(log, "consuming", prefetch=prefetch, **self._settings_fields())
+            consumer = await intake.consume(deliveries_send)
+            event(log, "consuming", prefetch=s.effective_prefetch, **self._settings_fields())
             if s.until_empty:
                 background.start_soon(self._stop_when_empty)
             task_status.started(self)
-            while consumer is not None:
-                lost = await self._stop_or_loss()
-                if lost is None:
-                    await self._stop_intake(consumer, deliveries_send, deliveries_recv)
-                    break
-                stale = _take_waiting(deliveries_recv)
-                event(log, "lost the broker; reconnecting", level=logging.WARNING, error=str(lost), dropped=len(stale))
-                consumer = await unless_stopped(self._stop, self._resume, deliveries_send)
-                if consumer is not None:
-                    event(log, "consuming again")
+            await intake.feed(consumer, deliveries_send, deliveries_recv)
             self._work_scope.deadline = trio.current_time() + s.grace
             self._record_scope.deadline = self._work_scope.deadline + RECORD_GRACE_S
-
-    async def _stop_or_loss(self) -> BrokerError | None:
-        """Wait for ``stop()`` (return None) or a lost connection (return its error)."""
-        lost = await unless_stopped(self._stop, self._lost)
-        return None if self._stop.is_set() else lost
-
-    async def _lost(self) -> BrokerError:
-        """Wait for the connection to be lost; return the error saying so."""
-        try:
-            await self._broker.watch()
-        except BrokerError as exc:
-            return exc
-
-    async def _resume(self, sink: trio.MemorySendChannel[Delivery]) -> str:
-        """Reconnect, redeclare and consume again, retrying with backoff; return the consumer tag."""
-        queue, prefetch = self.settings.common.queue, self.settings.effective_prefetch
-
-        async def attempt() -> str:
-            await self._broker.reconnect()
-            await self._broker.declare(queue)
-            return await self._broker.consume(queue, prefetch, sink)
-
-        return await retry(attempt, what="reconnecting to the broker", errors=(BrokerError,), attempt_timeout=10.0)
-
-    async def _stop_intake(
-        self,
-        consumer: str,
-        deliveries_send: trio.MemorySendChannel[Delivery],
-        deliveries_recv: trio.MemoryReceiveChannel[Delivery],
-    ) -> None:
-        """Cancel the consumer and give back the deliveries no worker started."""
-        try:
-            await self._broker.cancel(consumer)
-            unstarted = _take_waiting(deliveries_recv)
-            deliveries_send.close()
-            if unstarted:
-                await self._broker.requeue([d.tag for d in unstarted])
-        except BrokerError as exc:  # the connection went at the same time: the broker requeues them itself
-            event(log, "could not give back deliveries", level=logging.WARNING, error=str(exc))
 
     def _settings_fields(self) -> dict[str, Any]:
         s = self.settings
@@ -312,6 +263,81 @@ class Sender:
             return await self._broker.queue_depth(self.settings.common.queue) == 0
         except BrokerError:
             return False
+
+
+class Intake:
+    """What keeps one sender's workers fed: consume until stopped, and after a lost connection reconnect.
+
+    On a loss the deliveries still waiting are dropped (the broker requeued them);
+    on stop the consumer is cancelled and they are given back.
+    """
+
+    def __init__(self, broker: Broker, queue: str, prefetch: int, stop: trio.Event) -> None:
+        self._broker = broker
+        self._queue = queue
+        self._prefetch = prefetch
+        self._stop = stop
+
+    async def consume(self, sink: trio.MemorySendChannel[Delivery]) -> str:
+        """Start consuming into ``sink``; return the consumer tag."""
+        return await self._broker.consume(self._queue, self._prefetch, sink)
+
+    async def feed(
+        self,
+        consumer: str,
+        deliveries_send: trio.MemorySendChannel[Delivery],
+        deliveries_recv: trio.MemoryReceiveChannel[Delivery],
+    ) -> None:
+        """Until ``stop`` is set, keep ``consumer`` (or its successors after a reconnect) feeding the channel."""
+        current: str | None = consumer
+        while current is not None:
+            lost = await self._stop_or_loss()
+            if lost is None:
+                await self._stop_intake(current, deliveries_send, deliveries_recv)
+                return
+            stale = _take_waiting(deliveries_recv)
+            event(log, "lost the broker; reconnecting", level=logging.WARNING, error=str(lost), dropped=len(stale))
+            current = await unless_stopped(self._stop, self._resume, deliveries_send)
+            if current is not None:
+                event(log, "consuming again")
+
+    async def _stop_or_loss(self) -> BrokerError | None:
+        """Wait for ``stop`` (return None) or a lost connection (return its error)."""
+        lost = await unless_stopped(self._stop, self._lost)
+        return None if self._stop.is_set() else lost
+
+    async def _lost(self) -> BrokerError:
+        """Wait for the connection to be lost; return the error saying so."""
+        try:
+            await self._broker.watch()
+        except BrokerError as exc:
+            return exc
+
+    async def _resume(self, sink: trio.MemorySendChannel[Delivery]) -> str:
+        """Reconnect, redeclare and consume again, retrying with backoff; return the consumer tag."""
+
+        async def attempt() -> str:
+            await self._broker.reconnect()
+            await self._broker.declare(self._queue)
+            return await self.consume(sink)
+
+        return await retry(attempt, what="reconnecting to the broker", errors=(BrokerError,), attempt_timeout=10.0)
+
+    async def _stop_intake(
+        self,
+        consumer: str,
+        deliveries_send: trio.MemorySendChannel[Delivery],
+        deliveries_recv: trio.MemoryReceiveChannel[Delivery],
+    ) -> None:
+        """Cancel the consumer and give back the deliveries no worker started."""
+        try:
+            await self._broker.cancel(consumer)
+            unstarted = _take_waiting(deliveries_recv)
+            deliveries_send.close()
+            if unstarted:
+                await self._broker.requeue([d.tag for d in unstarted])
+        except BrokerError as exc:  # the connection went at the same time: the broker requeues them itself
+            event(log, "could not give back deliveries", level=logging.WARNING, error=str(exc))
 
 
 def _take_waiting(deliveries: trio.MemoryReceiveChannel[Delivery]) -> list[Delivery]:
