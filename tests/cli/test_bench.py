@@ -28,8 +28,8 @@ def _drained(**totals: int) -> Drained:
 def test_rates_count_from_the_first_outcome_or_between_marks() -> None:
     """The whole-run rate starts at the first outcome; a marked rate counts only the messages between the marks."""
     drained = _drained(sent=1000)
-    assert drained.rate(1000) == pytest.approx(100.0)  # 1,000 over 10 s
-    assert drained.rate(1000, 0.1, 0.9) == pytest.approx(200.0)  # 800 over 4 s
+    assert drained.rate(1000) == 100.0  # 1,000 over 10 s
+    assert drained.rate(1000, 0.1, 0.9) == 200.0  # 800 over 4 s
 
 
 def test_exact_means_no_duplicate_and_nothing_invalid() -> None:
@@ -100,6 +100,7 @@ def test_a_small_bench_runs_every_scenario_exactly_and_cleans_up() -> None:
     results = {r["scenario"]: r for r in report["results"]}
     assert len(results) == 5
     assert all(r["extra"]["exact"] for r in results.values() if "exact" in r["extra"])
+    # Measured rates in real time: only that a ratio was taken.
     assert results["publish, persistent, confirmed"]["ratio"] > 0
     assert results["sender pipeline, mean 0, 1 process"]["ratio"] > 0
     assert "vs_plain_asyncio" in results["sender pipeline, mean 0, 1 process"]["extra"]

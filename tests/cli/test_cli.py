@@ -152,6 +152,7 @@ async def test_readme_walkthrough_processes_1000_with_10_percent_failed(
     result = await _smstrio("stats", queue=queue_name, cwd=tmp_path)
     stats = json.loads(result.stdout)
     assert (stats["produced"], stats["processed"], stats["queue_depth"]) == (1000, 1000, 0)
+    # An unseeded send, as the README runs it: about 10% failed and a mean near 0.05 s, never exactly.
     assert 50 <= stats["failed"] <= 150
     assert 0.04 <= stats["avg_time_s"] <= 0.06
 
@@ -209,7 +210,7 @@ async def test_sigterm_finishes_in_flight_sends_and_loses_nothing(
             process.send_signal(signal.SIGTERM)
         assert process.returncode == 0
         first = (await store.view()).totals
-        assert 10 <= first.sent + first.failed < 60
+        assert 10 <= first.sent + first.failed < 60  # how many finished before SIGTERM landed: real time
         assert first.sent + first.failed + await broker.queue_depth(queue_name) == 60
     again = await _smstrio("send", "--workers", "30", "--mean", "0", "--until-empty", queue=queue_name, cwd=tmp_path)
     assert again.returncode == 0

@@ -185,7 +185,7 @@ async def test_monitor_prints_json_lines_on_a_pipe(queue_name: str, tmp_path: Pa
     output = await _monitor_output(queue_name, tmp_path, tty=False, marker=b"\n")
 
     lines = [json.loads(line) for line in output.splitlines()]
-    assert len(lines) >= 3
+    assert len(lines) >= 3  # three, and whatever else it printed in real time before SIGTERM
     assert all(set(line) == SNAPSHOT_KEYS and line["queue"] == queue_name for line in lines)
     assert [line["updated_at"] for line in lines] == sorted({line["updated_at"] for line in lines})
 
@@ -197,12 +197,12 @@ async def test_monitor_draws_a_live_table_on_a_terminal(queue_name: str, tmp_pat
     as_json = await _monitor_output(queue_name, tmp_path, "--json", tty=True, marker=b"\n")
 
     frames = table.split("\x1b[J")
-    assert len(frames) >= 4  # three frames and what follows the last
+    assert len(frames) >= 4  # three frames and what follows the last, and any printed before SIGTERM
     assert all(f"\x1b[{len(render(_stats(senders=[])))}F" in frame for frame in frames[1:-1])
     assert f"smstrio monitor  queue {queue_name}" in ANSI.sub("", frames[0])
     assert '"event":"stats"' not in table  # the table replaces the stats log line on a terminal
     json_lines = [json.loads(line) for line in as_json.splitlines() if line.startswith('{"queue"')]
-    assert len(json_lines) >= 3
+    assert len(json_lines) >= 3  # three, and any printed before SIGTERM
     assert "\x1b[" not in as_json
 
 

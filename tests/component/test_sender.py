@@ -150,7 +150,7 @@ async def test_until_empty_processes_every_message_once(autojump_clock: MockCloc
     assert sorted(gateway.sent) == sorted(ids)
     t = store.totals
     assert t.sent + t.failed == 300
-    assert 0 < t.failed < 300
+    assert (t.sent, t.failed) == (214, 86)  # seed 1 at a failure rate of 0.3
     assert (t.invalid, t.duplicates) == (0, 0)
     assert _ready_ids(broker, queue_name) == []
     assert broker.statistics(queue_name).unacked == 0
@@ -173,9 +173,9 @@ async def test_constant_sends_take_rounds_of_the_mean(
     await _drain(settings, broker, store, gateway)
 
     busy = math.ceil(count / workers) * mean
-    assert max(gateway.ended_at) - started == pytest.approx(busy)
+    assert max(gateway.ended_at) - started == busy
     # The first idle check after the last send, then one more: both must see an empty queue.
-    assert trio.current_time() - started == pytest.approx((math.floor(busy / EMPTY_CHECK_S) + 2) * EMPTY_CHECK_S)
+    assert trio.current_time() - started == (math.floor(busy / EMPTY_CHECK_S) + 2) * EMPTY_CHECK_S
     assert store.totals.sent == count
 
 
@@ -293,6 +293,8 @@ async def test_outcomes_carry_service_time_and_wall_clock_latency(autojump_clock
     view = await store.view()
     assert (view.service.count, view.service.min, view.service.max) == (6, 250_000, 250_000)
     assert view.latency.count == 6
+    # Latency runs from created_at, a wall-clock time 5 s before the test started, to the wall-clock
+    # time of the outcome: 5 s plus however long this test takes in real time, which varies.
     assert 5_000_000 <= view.latency.min <= view.latency.max < 65_000_000
     assert view.totals.latency_us >= 6 * 5_000_000
 
@@ -328,7 +330,7 @@ async def test_graceful_stop_finishes_sends_in_flight(autojump_clock: MockClock,
             assert gateway.in_flight == 3
             sender.stop()
 
-    assert trio.current_time() - started == pytest.approx(10.0)
+    assert trio.current_time() - started == 10.0
     assert store.totals.sent == 3
     assert sender.statistics().settled == 3
     assert broker.statistics(queue_name).unacked == 0
@@ -349,7 +351,7 @@ async def test_stop_takes_no_new_deliveries(autojump_clock: MockClock, queue_nam
             await trio.sleep(1)
             sender.stop()
 
-    assert trio.current_time() - started == pytest.approx(settings.mean)
+    assert trio.current_time() - started == settings.mean
     assert _ready_ids(broker, queue_name) == ids[3:]
     assert sorted(gateway.sent) == ids[:3]
     assert store.totals.sent == len(gateway.sent) == sender.statistics().settled == 3
@@ -372,7 +374,7 @@ async def test_stop_after_grace_returns_unfinished_sends(autojump_clock: MockClo
             assert gateway.in_flight == 3
             sender.stop()
 
-    assert trio.current_time() - started == pytest.approx(1.0)
+    assert trio.current_time() - started == 1.0
     assert gateway.sent == []
     assert store.totals == Totals()
     assert _ready_ids(broker, queue_name) == ids[3:]
@@ -455,7 +457,7 @@ async def test_store_outage_is_retried_and_loses_nothing(autojump_clock: MockClo
 
     await _drain(settings, broker, store, _simulated(settings))
 
-    assert store.calls > store.failures
+    assert store.calls == 11  # 3 that failed, then 8 that stored the batches they held
     assert (store.totals.sent, store.totals.duplicates) == (40, 0)
     assert _ready_ids(broker, queue_name) == []
     assert broker.statistics(queue_name).unacked == 0
@@ -492,7 +494,8 @@ async def test_failed_sends_are_retried_until_max_attempts(autojump_clock: MockC
     t = store.totals
     assert (t.sent, t.failed, t.retried, t.duplicates, t.produced) == (0, 10, 20, 0, 10)
     # Three sends of 0.5 s with retry delays of 1 s and 2 s between them.
-    assert trio.current_time() - started >= 0.5 + 1 + 0.5 + 2 + 0.5
+    assert max(gateway.ended_at) - started == 0.5 + 1 + 0.5 + 2 + 0.5
+    assert trio.current_time() - started == 5.5  # two idle checks later
     assert await broker.queue_depth(queue_name) == 0
 
 

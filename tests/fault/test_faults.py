@@ -70,7 +70,7 @@ async def test_sigkilled_senders_lose_nothing(
             await _drain(smstrio)
             nursery.cancel_scope.cancel()
     assert kills == 6
-    assert len(samples) > 20
+    assert len(samples) > 20  # sampled in real time while senders die: how many varies
     assert all(processed <= produced for processed, produced in samples)
     _ledger(stats(await smstrio.run("stats")), 3000)
 
@@ -90,7 +90,7 @@ async def test_cut_broker_connection_mid_run(
             for _ in range(2):
                 while (await store.view()).totals.sent < 500 * (proxy.cuts + 1):  # noqa: ASYNC110 - polls Redis
                     await trio.sleep(0.05)
-                assert proxy.cut() >= 1
+                assert proxy.cut() >= 1  # the sender may hold more than one connection through the proxy
             await sender.wait()
             nursery.cancel_scope.cancel()
     assert sender.returncode == 0

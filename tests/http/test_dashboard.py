@@ -98,7 +98,7 @@ def _assert_page_matches(page: Page, stats: dict[str, Any]) -> None:
     for key in ("service_time_s", "latency_s"):
         for p in PERCENTILES:
             assert page.number(f"{key}-{p}") == stats[key][p], f"{key} {p}"
-    assert page.number("eta_s") == pytest.approx(stats["eta_s"])
+    assert page.number("eta_s") == stats["eta_s"]
     assert page.number("sender_count") == len(stats["senders"])
     assert page.senders == {
         s["id"]: {key: str(s[key]) for key in ("sent", "failed", "invalid", "retried")} for s in stats["senders"]
@@ -139,6 +139,8 @@ async def test_dashboard_shows_the_live_numbers_of_stats(
         await monitor_broker.aclose()
         await monitor_store.aclose()
 
+    # Real services in real time: how far the run got when each page loaded varies, so below are only
+    # the orders and lower bounds that any run must show.
     for page, latest in ((first, latest_first), (second, latest_second)):
         assert page.attrs["status"]["data-state"] == "live"
         assert int(page.attrs["status"]["data-polls"]) >= 3, "the page does not poll every interval"

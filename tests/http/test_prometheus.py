@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 import random
 
-import pytest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from smstrio.adapters.memory import MemoryBroker, MemoryStore
 from smstrio.core.config import Common, MonitorSettings
-from smstrio.core.histogram import RELATIVE_ERROR, Histogram, nearest_rank
+from smstrio.core.histogram import Histogram
 from smstrio.core.stats import (
     RATE_HISTORY_S,
     Outcome,
@@ -53,12 +52,8 @@ def _sender(sender_id: str) -> SenderInfo:
     )
 
 
-def _exact(values: list[int], q: float) -> int:
-    return sorted(values)[nearest_rank(q, len(values)) - 1]
-
-
-def test_snapshot_percentiles_are_within_the_relative_error_of_exact() -> None:
-    """service_time_s and latency_s hold p50/p90/p95/p99 within RELATIVE_ERROR of the exact ones, and the exact max."""
+def test_snapshot_percentiles_come_from_the_histograms() -> None:
+    """service_time_s and latency_s hold the histograms' p50/p90/p95/p99 and the exact max, in seconds."""
     rng = random.Random(5)
     service = [round(rng.expovariate(1 / 200_000)) for _ in range(2_000)]
     latency = [round(rng.uniform(1_000, 90_000_000)) for _ in range(2_000)]
@@ -66,11 +61,10 @@ def test_snapshot_percentiles_are_within_the_relative_error_of_exact() -> None:
 
     snap = snapshot("q", view, queue_depth=None, now=0.0)
 
-    for values, got in ((service, snap.service_time_s), (latency, snap.latency_s)):
-        for q, p in zip((50, 90, 95, 99), (got.p50, got.p90, got.p95, got.p99), strict=True):
-            assert p is not None
-            assert p == pytest.approx(_exact(values, q) / 1e6, rel=RELATIVE_ERROR, abs=1e-6)
-        assert got.max == max(values) / 1e6
+    # What seed 5 gives: each percentile within RELATIVE_ERROR of the exact nearest-rank one (service p50:
+    # 0.132608 s for 0.132984 s), each max exact. test_histogram holds that bound for any values.
+    assert snap.service_time_s == Percentiles(p50=0.132608, p90=0.461824, p95=0.58368, p99=0.8704, max=1.452871)
+    assert snap.latency_s == Percentiles(p50=45.744128, p90=81.526784, p95=85.721088, p99=89.391104, max=89.994646)
 
 
 def test_snapshot_percentiles_are_null_when_nothing_was_timed() -> None:
@@ -188,7 +182,7 @@ def test_render_parses_as_prometheus_text() -> None:
         for le in LE_BOUNDS_S:
             assert samples[f"{name}_bucket", str(le)] == sum(v <= le * 1e6 for v in values)
         assert samples[f"{name}_bucket", "+Inf"] == samples[f"{name}_count", None] == len(values)
-        assert samples[f"{name}_sum", None] == pytest.approx(sum(values) / 1e6)
+        assert samples[f"{name}_sum", None] == sum(values) / 1e6
 
 
 def test_render_gives_the_queue_depth_and_consumers_as_gauges() -> None:
@@ -235,6 +229,6 @@ async def test_metrics_endpoint_matches_stats(queue_name: str) -> None:
     assert families["smstrio_senders"].samples[0].value == len(stats["senders"])
     service = {(s.name, s.labels.get("le")): s.value for s in families["smstrio_service_time_seconds"].samples}
     assert service["smstrio_service_time_seconds_count", None] == stats["sent"] + stats["failed"] == 2
-    assert service["smstrio_service_time_seconds_sum", None] == pytest.approx(0.702)
+    assert service["smstrio_service_time_seconds_sum", None] == 0.702
     assert service["smstrio_service_time_seconds_bucket", "0.005"] == 1
     assert stats["service_time_s"]["max"] == 0.7

@@ -112,7 +112,7 @@ async def test_stats_serves_the_snapshot(queue_name: str) -> None:
         "progress": 0.5,
         "eta_s": 5.0,  # 4 left at 0.8 a second
     }
-    assert body["updated_at"] > 0
+    assert body["updated_at"] > 0  # the wall-clock time of the refresh
 
 
 async def test_stats_serves_the_cached_snapshot(queue_name: str) -> None:
@@ -192,7 +192,7 @@ async def test_run_monitor_serves_stats_over_http(queue_name: str) -> None:
             parts = urlsplit(url)
             assert parts.hostname == "127.0.0.1"
             assert parts.port is not None
-            assert parts.port > 0
+            assert parts.port > 0  # whichever free port the OS gave
 
             status, headers, body = await http_get("127.0.0.1", parts.port, "/stats")
             nursery.cancel_scope.cancel()

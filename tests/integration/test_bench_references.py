@@ -38,6 +38,7 @@ def _line(result: subprocess.CompletedProcess[str], module: str, scenario: str) 
     assert set(line) == LINE_KEYS
     assert (line["reference"], line["scenario"]) == (REFERENCES[module], scenario)
     if line["messages"]:
+        # Real time: seconds varies, and the line rounds both numbers it prints.
         assert line["seconds"] > 0
         assert line["rate_per_s"] == pytest.approx(line["messages"] / line["seconds"], rel=0.01)
     return line
@@ -103,7 +104,7 @@ def test_older_sender_counts_n_in_its_json_document(queue: str) -> None:
         document = json.loads(client.get(f"{queue}:stats") or b"{}")
     assert document["messages_sent"] == MESSAGES
     assert document["messages_failed"] == 0
-    assert document["average_time"] >= 0
+    assert document["average_time"] >= 0  # real send times
 
 
 @pytest.mark.services
@@ -115,7 +116,7 @@ def test_send_gives_up_when_the_queue_stays_empty(module: str, queue: str) -> No
     assert result.returncode == 1
     assert _line(result, module, "send")["messages"] == 0
     assert result.stderr.strip() == "only 0 of 5 messages arrived (queue empty for 2 s)"
-    assert 2 <= time.monotonic() - started < 15
+    assert 2 <= time.monotonic() - started < 15  # real time: 2 idle seconds plus start-up, which varies
 
 
 @pytest.mark.parametrize("module", REFERENCES)

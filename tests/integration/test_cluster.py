@@ -37,6 +37,7 @@ async def test_produce_send_and_monitor_on_a_redis_cluster(
             assert await process.wait() == 0
     data = stats(await smstrio.run("stats"))
     assert (data["produced"], data["sent"] + data["failed"], data["duplicates"]) == (400, 400, 0)
+    # Two unseeded sender processes share the 400 messages as RabbitMQ delivers them: a quarter fail, roughly.
     assert 40 <= data["failed"] <= 160
     assert data["service_time_s"]["max"] is not None
     body = await monitor_stats(smstrio)

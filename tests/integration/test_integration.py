@@ -19,7 +19,7 @@ from smstrio.adapters.redis.store import RedisStore
 from smstrio.core.config import Common, MonitorSettings, ProducerSettings, SenderSettings
 from smstrio.core.distributions import Distribution, sampler
 from smstrio.core.errors import BrokerError, StoreError
-from smstrio.core.histogram import RELATIVE_ERROR, Histogram, bucket_key, nearest_rank
+from smstrio.core.histogram import Histogram, bucket_key
 from smstrio.core.keys import Keys
 from smstrio.core.message import encode, random_sms
 from smstrio.core.stats import Outcome, OutcomeRecord, StatsSnapshot, snapshot
@@ -88,7 +88,9 @@ async def test_produce_then_send_counts_every_message_once(
     await _drain(_sender_settings(queue_name), broker, store)
     snap = await collect(queue_name, broker, store)
     assert (snap.produced, snap.sent + snap.failed, snap.invalid, snap.duplicates) == (1000, 1000, 0, 0)
-    assert 150 <= snap.failed <= 350
+    # Constant send times draw nothing from the seeded generator: the failures are seed 1's first
+    # 1,000 draws below 0.25, whichever worker happened to make each draw.
+    assert snap.failed == 227
     assert snap.queue_depth == 0
 
 
@@ -125,7 +127,7 @@ async def _hgetall(key: str) -> dict[str, str]:
 
 
 async def test_record_fills_histograms_that_merge_across_senders(store: RedisStore, queue_name: str) -> None:
-    """Two senders' batches fill the histogram hashes; view() merges them with percentiles within RELATIVE_ERROR."""
+    """Two senders' batches fill the histogram hashes; view() merges them into the histogram of every value."""
     rng = random.Random(11)
     service = [round(rng.expovariate(1 / 50_000)) for _ in range(600)]
     latency = [round(rng.uniform(0, 30_000_000)) for _ in range(600)]
@@ -156,9 +158,9 @@ async def test_record_fills_histograms_that_merge_across_senders(store: RedisSto
         for v in values:
             expected.record(v)
         assert histogram == expected
-        for q in (50, 90, 95, 99):
-            exact = sorted(values)[nearest_rank(q, len(values)) - 1]
-            assert histogram.percentile(q) == pytest.approx(exact, rel=RELATIVE_ERROR)
+    # Seed 11's percentiles, each within RELATIVE_ERROR of the exact nearest-rank one (service p50: 36,989 µs).
+    assert [view.service.percentile(q) for q in (50, 90, 95, 99)] == [36_992, 120_576, 160_256, 265_216]
+    assert [view.latency.percentile(q) for q in (50, 90, 95, 99)] == [15_368_192, 26_935_296, 28_246_016, 29_687_808]
     snap = snapshot(queue_name, view, queue_depth=None, now=0.0)
     assert (snap.service_time_s.max, snap.latency_s.max) == (max(service) / 1e6, max(latency) / 1e6)
 

@@ -91,6 +91,8 @@ async def test_stats_percentiles_agree_with_every_recorded_time(
 
     timed = [r for r in records if r.outcome in (Outcome.SENT, Outcome.FAILED)]
     assert (body["processed"], body["duplicates"], len(timed)) == (3000, 0, 3000)
+    # Two senders draw send times in real time as RabbitMQ hands them messages, so which times are drawn
+    # varies from run to run: the bounds are the histogram's accuracy, not a seed's spread.
     assert len({r.service_us for r in timed}) > 1000, "service times should vary"
     for key, values in (
         ("service_time_s", [r.service_us for r in timed]),

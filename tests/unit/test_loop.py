@@ -70,7 +70,7 @@ async def test_open_bridge_runs_the_adapters_on_the_draining_loop() -> None:
         await cross(asyncio.gather, *(asyncio.sleep(0) for _ in range(100)))
         after = loop.statistics()
     assert after.passes > before.passes
-    assert after.largest_pass >= 100
+    assert after.largest_pass == 100  # the hundred sleeps, ready together, ran in one pass
 
 
 async def test_open_loop_without_drain_is_the_stock_loop() -> None:
@@ -139,8 +139,7 @@ async def test_a_pass_runs_every_ready_callback_and_defers_new_ones() -> None:
         loop.call_soon(mark, "second")
         await _settle(loop)
         await _settle(loop)
-    assert passes["second"] == passes["first"]
-    assert passes["child"] > passes["first"]
+    assert passes == {"first": 0, "second": 0, "child": 1}
 
 
 async def test_a_self_rescheduling_callback_does_not_starve_trio_tasks(drain: bool) -> None:
@@ -158,7 +157,9 @@ async def test_a_self_rescheduling_callback_does_not_starve_trio_tasks(drain: bo
         for _ in range(10):
             await trio.lowlevel.checkpoint()
         seen = runs
-    assert 1 <= seen <= 20
+    # One run per tick over our ten: 9 or 10, as Trio's scheduler (randomly, unseeded) orders the loop's
+    # task before or after ours in the last tick.
+    assert seen in (9, 10)
 
 
 async def test_callbacks_see_asyncio_and_trio_tasks_see_trio_in_sniffio(drain: bool) -> None:
@@ -205,7 +206,7 @@ async def test_a_due_timer_fires_while_callbacks_keep_the_queue_busy(drain: bool
         loop.call_later(0, fired.set)
         with trio.fail_after(5):
             await fired.wait()
-    assert runs <= 5
+    assert runs == 2
 
 
 # Cancellation
