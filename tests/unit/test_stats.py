@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from smstrio.core.histogram import Histogram
 from smstrio.core.stats import (
+    RATE_HISTORY_S,
     RATE_WINDOW_S,
     Counted,
+    Percentiles,
     SenderInfo,
     StatsSnapshot,
     StoreView,
@@ -204,3 +208,64 @@ def test_snapshot_to_json_keeps_nulls() -> None:
     assert json.loads(text)["queue_depth"] is None
     assert json.loads(text)["avg_time_s"] is None
     assert json.loads(text)["senders"] == []
+
+
+def _histogram(values: list[int]) -> Histogram:
+    h = Histogram()
+    for v in values:
+        h.record(v)
+    return h
+
+
+def test_snapshot_percentiles_come_from_the_histograms() -> None:
+    """service_time_s and latency_s hold the histograms' p50/p90/p95/p99 and the exact max, in seconds."""
+    rng = random.Random(5)
+    service = [round(rng.expovariate(1 / 200_000)) for _ in range(2_000)]
+    latency = [round(rng.uniform(1_000, 90_000_000)) for _ in range(2_000)]
+    view = StoreView(totals=Totals(), recent=(), service=_histogram(service), latency=_histogram(latency))
+
+    snap = snapshot("q", view, queue_depth=None, now=0.0)
+
+    # What seed 5 gives: each percentile within RELATIVE_ERROR of the exact nearest-rank one (service p50:
+    # 0.132608 s for 0.132984 s), each max exact. test_histogram holds that bound for any values.
+    assert snap.service_time_s == Percentiles(p50=0.132608, p90=0.461824, p95=0.58368, p99=0.8704, max=1.452871)
+    assert snap.latency_s == Percentiles(p50=45.744128, p90=81.526784, p95=85.721088, p99=89.391104, max=89.994646)
+
+
+def test_snapshot_percentiles_are_null_when_nothing_was_timed() -> None:
+    """With empty histograms every percentile and max is JSON null."""
+    data = snapshot("q", StoreView(totals=Totals(invalid=3), recent=()), queue_depth=None, now=0.0).to_json()
+    nulls = {"p50": None, "p90": None, "p95": None, "p99": None, "max": None}
+    assert (data["service_time_s"], data["latency_s"]) == (nulls, nulls)
+
+
+def test_snapshot_percentiles_come_from_merged_buckets() -> None:
+    """Percentiles of two merged histograms are those of all values together, not an average of each one's."""
+    fast, slow = [200] * 90, [9_000_000] * 10  # 200 µs has a bucket of its own; 9 s is the exact max
+    merged = _histogram(fast).merge(_histogram(slow))
+    snap = snapshot("q", StoreView(totals=Totals(), recent=(), service=merged), queue_depth=None, now=0.0)
+    assert (snap.service_time_s.p50, snap.service_time_s.p90, snap.service_time_s.p95) == (0.0002, 0.0002, 9.0)
+
+
+def test_snapshot_rates_and_progress() -> None:
+    """rate_1s is the last whole second, rate_60s the mean of the last 60, progress is processed / produced."""
+    recent = [0] * (RATE_HISTORY_S - 3) + [30, 60, 90]
+    view = StoreView(totals=Totals(produced=400, sent=90, failed=9, invalid=1), recent=recent)
+    snap = snapshot("q", view, queue_depth=None, now=0.0)
+    assert (snap.rate_1s, snap.rate_60s, snap.progress) == (90.0, 3.0, 0.25)
+    assert snap.throughput_per_s == 36.0
+
+
+def test_snapshot_progress_is_null_before_anything_is_produced() -> None:
+    """progress is null while produced is 0, whatever else was counted."""
+    assert snapshot("q", StoreView(totals=Totals(), recent=()), queue_depth=None, now=0.0).progress is None
+
+
+def test_snapshot_json_leaves_the_histograms_out() -> None:
+    """to_json carries percentiles, not the bucket histograms or their sums."""
+    view = StoreView(totals=Totals(sent=1, service_us=5), recent=(), service=_histogram([5]))
+    data = snapshot("q", view, queue_depth=None, now=0.0).to_json()
+    assert not {"service", "latency", "service_sum_us", "latency_sum_us"} & set(data)
+    assert Percentiles(**data["service_time_s"]) == Percentiles(
+        p50=0.000005, p90=0.000005, p95=0.000005, p99=0.000005, max=0.000005
+    )

@@ -1,0 +1,100 @@
+"""Unit tests for the Prometheus text exposition: cumulative buckets and render."""
+
+from __future__ import annotations
+
+import math
+
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+
+from smstrio.core.histogram import Histogram
+from smstrio.core.stats import SenderInfo, StoreView, Totals, snapshot
+from smstrio.web.prometheus import LE_BOUNDS_S, cumulative_buckets, render
+
+
+def _histogram(values: list[int]) -> Histogram:
+    h = Histogram()
+    for v in values:
+        h.record(v)
+    return h
+
+
+def _families(text: str) -> dict[str, Metric]:
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def _sender(sender_id: str) -> SenderInfo:
+    return SenderInfo(
+        id=sender_id,
+        host="h",
+        pid=1,
+        workers=2,
+        mean_s=0.1,
+        failure_rate=0.0,
+        distribution="constant",
+        started_at=0.0,
+    )
+
+
+def test_cumulative_buckets_count_values_at_or_below_each_bound() -> None:
+    """Each le line counts the values at or below it; +Inf counts them all."""
+    values = [200, 999, 4_000, 3_000_000, 100_000_000]
+    lines = dict(cumulative_buckets(_histogram(values)))
+    assert list(lines) == [*LE_BOUNDS_S, math.inf]
+    for le, count in lines.items():
+        assert count == sum(v <= le * 1e6 for v in values), le
+
+
+def test_cumulative_buckets_leave_out_a_bucket_straddling_the_bound() -> None:
+    """A value at a bound whose bucket reaches past it counts only from the next bound: the documented approximation."""
+    lines = dict(cumulative_buckets(_histogram([1_000])))  # bucket [1000, 1003]
+    assert (lines[0.001], lines[0.005], lines[math.inf]) == (0, 1, 1)
+
+
+def test_render_parses_as_prometheus_text() -> None:
+    """render's output parses with prometheus_client: counters, gauges and histograms, each labelled by queue."""
+    service, latency = [1_500, 40_000, 40_000, 2_000_000], [20_000, 600_000, 7_000_000, 45_000_000]
+    view = StoreView(
+        totals=Totals(
+            produced=10, sent=3, failed=1, invalid=2, duplicates=4, service_us=sum(service), latency_us=sum(latency)
+        ),
+        recent=(),
+        senders=[_sender("a"), _sender("b")],
+        service=_histogram(service),
+        latency=_histogram(latency),
+    )
+    families = _families(render(snapshot('we"ird\\q\n', view, queue_depth=3, now=0.0)))
+
+    label = {"queue": 'we"ird\\q\n'}
+    for name, value in {"produced": 10, "sent": 3, "failed": 1, "invalid": 2, "duplicates": 4}.items():
+        family = families[f"smstrio_{name}"]
+        assert family.type == "counter"
+        assert [(s.name, s.labels, s.value) for s in family.samples] == [(f"smstrio_{name}_total", label, value)]
+    for name, value in {"smstrio_queue_depth": 3, "smstrio_senders": 2}.items():
+        assert families[name].type == "gauge"
+        assert [(s.labels, s.value) for s in families[name].samples] == [(label, value)]
+    for name, values in (("smstrio_service_time_seconds", service), ("smstrio_latency_seconds", latency)):
+        family = families[name]
+        assert family.type == "histogram"
+        samples = {(s.name, s.labels.get("le")): s.value for s in family.samples}
+        assert all(s.labels["queue"] == label["queue"] for s in family.samples)
+        for le in LE_BOUNDS_S:
+            assert samples[f"{name}_bucket", str(le)] == sum(v <= le * 1e6 for v in values)
+        assert samples[f"{name}_bucket", "+Inf"] == samples[f"{name}_count", None] == len(values)
+        assert samples[f"{name}_sum", None] == sum(values) / 1e6
+
+
+def test_render_gives_the_queue_depth_and_consumers_as_gauges() -> None:
+    """The broker's queue depth and consumer count are gauges labelled with the queue."""
+    view = StoreView(totals=Totals(), recent=())
+    families = _families(render(snapshot("q", view, queue_depth=7, consumers=3, now=0.0)))
+    assert [(s.labels, s.value) for s in families["smstrio_queue_depth"].samples] == [({"queue": "q"}, 7)]
+    assert [(s.labels, s.value) for s in families["smstrio_consumers"].samples] == [({"queue": "q"}, 3)]
+
+
+def test_render_leaves_out_an_unknown_queue_depth() -> None:
+    """Without a queue depth or consumer count the gauges have no sample, and the text still parses."""
+    families = _families(render(snapshot("q", StoreView(totals=Totals(), recent=()), queue_depth=None, now=0.0)))
+    assert families["smstrio_queue_depth"].samples == []
+    assert families["smstrio_consumers"].samples == []
+    assert families["smstrio_service_time_seconds"].samples[-1].value == 0
