@@ -41,6 +41,10 @@ bench-bridge *args:
 bench-simulate *args:
     uv run python benchmarks/simulate.py {{args}}
 
+# Wall time of smstrio plan: 1,000,000 messages unverified, 100,000 verified (no servers needed).
+bench-plan *args:
+    uv run python benchmarks/plan.py {{args}}
+
 # --- Containers (compose.yaml; needs Docker Compose or Podman: COMPOSE="podman compose") ---
 
 compose := env("COMPOSE", "docker compose")

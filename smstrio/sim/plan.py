@@ -124,6 +124,7 @@ async def plan_workers(scenario: Scenario, *, max_workers: int, verify: bool = T
     if scenario.seed is None:
         scenario = replace(scenario, seed=random.SystemRandom().randrange(2**32))
     guess = estimate(scenario)
+    event(log, "planning", messages=scenario.messages, estimate=guess, max_workers=max_workers, seed=scenario.seed)
     reason = impossible(scenario, max_workers=max_workers)
     if reason is not None:
         return Plan(estimate=guess, workers=None, reason=reason, trials=(), proof=None, below=None)
