@@ -1,0 +1,155 @@
+"""CLI tier: ``smstrio simulate`` and ``smstrio plan`` in-process, and simulate's signals as a process."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from smstrio.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
+from tests.unit.test_scenario import EXAMPLE_TOML
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    """Run ``smstrio.main(argv)`` in a clean directory; return (exit code, stdout, stderr lines not JSON)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LOG_LEVEL", raising=False)
+    root = logging.getLogger("smstrio")
+    saved = (list(root.handlers), root.level, root.propagate)
+
+    def run(*argv: str) -> tuple[int, str, list[str]]:
+        try:
+            main(list(argv))
+            code = EXIT_OK
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else EXIT_FAILURE
+        out, err = capsys.readouterr()
+        return code, out, [line for line in err.splitlines() if not line.startswith("{")]
+
+    yield run
+    root.handlers[:], root.level, root.propagate = saved
+
+
+CONSTANT_RUN = ("--messages", "200", "--workers", "20", "--mean", "1", "--distribution", "constant", "--seed", "1")
+
+
+def test_cli_simulate_json_in_virtual_time(cli: Any) -> None:
+    """simulate --virtual-time --json prints one JSON summary: 200 messages, 20 workers, 1 s each take 10 s."""
+    code, out, errors = cli("simulate", "--virtual-time", "--json", *CONSTANT_RUN)
+    summary = json.loads(out)
+    assert (code, errors) == (EXIT_OK, [])
+    assert (summary["sent"] + summary["failed"], summary["duration_s"], summary["virtual_time"]) == (200, 10.0, True)
+    assert summary["service_time_us"]["count"] == 200
+
+
+def test_cli_simulate_text_summary_lists_thresholds(cli: Any) -> None:
+    """The text summary shows each threshold with its mark, and the service-time percentiles."""
+    code, out, _ = cli("simulate", "--virtual-time", "--max-duration", "10", "--max-p99", "1.5", *CONSTANT_RUN)
+    assert code == EXIT_OK
+    assert "✓ max_duration_s" in out
+    assert "✓ max_p99_s" in out
+    assert "p(99)=1.000s" in out
+
+
+def test_cli_crossed_threshold_exits_1_naming_it(cli: Any) -> None:
+    """A crossed threshold gives exit code 1 and one error line naming it; the summary is still printed."""
+    code, out, errors = cli("simulate", "--virtual-time", "--json", "--max-duration", "9.5", *CONSTANT_RUN)
+    assert code == EXIT_FAILURE
+    assert errors == ["smstrio: error: threshold max_duration_s crossed: 10 > 9.5"]
+    assert json.loads(out)["passed"] is False
+
+
+def test_cli_senders_and_scenario_file_combine(cli: Any, tmp_path: Path) -> None:
+    """--sender specs replace the file's senders and --messages overrides its count; defaults fill each spec."""
+    (tmp_path / "s.toml").write_text(EXAMPLE_TOML)
+    code, out, _ = cli(
+        "simulate",
+        "--virtual-time",
+        "--json",
+        "--scenario",
+        "s.toml",
+        "--messages",
+        "300",
+        "--distribution",
+        "constant",
+        "--sender",
+        "workers=10,mean=1,name=a",
+        "--sender",
+        "workers=10,mean=2,name=b",
+    )
+    summary = json.loads(out)
+    assert [(s["name"], s["distribution"]) for s in summary["senders"]] == [("a", "constant"), ("b", "constant")]
+    assert (summary["messages"], summary["seed"]) == (300, 7)
+    # 15 messages/s together: 20 s, or 22 s when Trio's random tie-break leaves the slow sender one round more.
+    assert summary["duration_s"] in (20.0, 22.0)
+    assert [t["name"] for t in summary["thresholds"]] == ["max_p99_s", "max_failure_rate", "max_duration_s"]
+    # The slow sender's constant 2 s sends cross the file's max_p99_s of 1.5 s: the run fails its thresholds.
+    assert [t["passed"] for t in summary["thresholds"]] == [False, True, True]
+    assert code == EXIT_FAILURE
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--sender", "workers=lots"], "--sender 'workers=lots': workers: expected an integer, got 'lots'"),
+        (["--sender", "colour=red"], "unknown key 'colour'"),
+        (["--workers", "0"], "workers must be within 1..100000, got 0"),
+        (["--max-failure-rate", "1.5"], "max_failure_rate must be within 0..1"),
+        (["--virtual-time", "--port", "0"], "--port serves HTTP in real time"),
+        (["--scenario", "missing.toml"], "missing.toml: cannot read the scenario"),
+    ],
+)
+def test_cli_bad_simulate_input_exits_2_with_one_line(cli: Any, argv: list[str], message: str) -> None:
+    """Bad simulate input gives exit code 2 and one line naming the problem, before anything runs."""
+    code, out, errors = cli("simulate", *argv)
+    assert (code, out) == (EXIT_USAGE, "")
+    assert len(errors) == 1
+    assert errors[0].startswith("smstrio: error: ")
+    assert message in errors[0]
+
+
+@pytest.mark.parametrize(("signals", "code"), [(1, EXIT_FAILURE), (2, EXIT_INTERRUPTED)])
+async def test_cli_sigint_stops_cleanly(tmp_path: Path, signals: int, code: int) -> None:
+    """One SIGINT lets sends in flight finish and prints the partial summary (exit 1); a second stops at once (130)."""
+    argv = [sys.executable, "-m", "smstrio", "simulate", "--json", "--messages", "100000"]
+    argv += ["--workers", "10", "--mean", "1", "--distribution", "constant", "--failure-rate", "0"]
+    run = functools.partial(trio.run_process, argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            process = await nursery.start(functools.partial(run, cwd=tmp_path))
+            assert process.stdout is not None
+            assert process.stderr is not None
+            err = b""
+            while b'"producing"' not in err:
+                err += await process.stderr.receive_some()
+            process.send_signal(signal.SIGINT)
+            if signals == 2:  # Trio merges a signal repeated before it is received: wait for the first
+                while b'"stopping gracefully"' not in err:
+                    err += await process.stderr.receive_some()
+                process.send_signal(signal.SIGINT)
+            while chunk := await process.stderr.receive_some():
+                err += chunk
+            out = b""
+            while chunk := await process.stdout.receive_some():
+                out += chunk
+    assert process.returncode == code
+
+    errors = [line for line in err.decode().splitlines() if not line.startswith("{")]
+    if signals == 2:
+        assert (out, errors) == (b"", [])
+    else:
+        summary = json.loads(out)
+        assert summary["complete"] is False
+        assert summary["sent"] > 0  # how many rounds ended before the signal depends on real time
+        assert summary["sent"] % 10 == 0
+        assert errors == [f"smstrio: error: stopped early: {summary['sent']} of 100000 processed"]
