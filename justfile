@@ -11,10 +11,11 @@ test *args:
 test-fast:
     uv run pytest -m "not services"
 
-# Ruff lint and format check.
+# Ruff lint and format check, and the import contracts of pyproject.toml (the layers).
 lint:
     uv run ruff check .
     uv run ruff format --check .
+    uv run lint-imports
 
 # mypy in strict mode over the package and the tests.
 types:
