@@ -170,6 +170,7 @@ def plan(
     failure_rate: float = 0.1,
     distribution: Distribution = Distribution.EXPONENTIAL,
     max_workers: int = 10_000,
+    workers_per_process: int | None = None,
     verify: bool = True,
     seed: int | None = None,
     json_output: Annotated[bool, Parameter(name="--json")] = False,
@@ -197,6 +198,8 @@ def plan(
         How send times are drawn around the mean [default exponential].
     max_workers
         The most workers to consider [default 10000].
+    workers_per_process
+        Answer in sender processes of this many workers each: the fewest such processes that pass.
     verify
         Confirm the answer with two full simulations; --no-verify trusts the model (large campaigns).
     seed
@@ -212,6 +215,10 @@ def plan(
     if not target_duration > 0:
         raise ConfigError(f"target duration must be > 0 seconds, got {target_duration}")
     profile = SenderProfile(workers=max_workers, mean=mean, failure_rate=failure_rate, distribution=distribution)
+    if workers_per_process is not None and not 1 <= workers_per_process <= max_workers:
+        raise ConfigError(
+            f"workers per process must be within 1..{max_workers} (--max-workers), got {workers_per_process}"
+        )
     campaign = Scenario(
         messages=messages, senders=(profile,), seed=seed, thresholds=Thresholds(max_duration_s=target_duration)
     )
@@ -223,7 +230,9 @@ def plan(
         with trio.CancelScope() as scope:
             async with trio.open_nursery() as nursery:
                 await nursery.start(stop_on_signals, scope.cancel, scope)
-                result = await plan_workers(campaign, max_workers=max_workers, verify=verify)
+                result = await plan_workers(
+                    campaign, max_workers=max_workers, workers_per_process=workers_per_process, verify=verify
+                )
                 nursery.cancel_scope.cancel()
         if scope.cancelled_caught:
             print("smstrio: error: interrupted before an answer", file=sys.stderr)

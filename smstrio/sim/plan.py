@@ -11,6 +11,9 @@ of kernel runs instead of a binary search from 1 over whole simulations. Every r
 same seed, and passing is taken to be monotonic in the worker count, which holds exactly for
 constant send times and closely for random ones (as a binary search also assumes).
 
+With ``workers_per_process`` the count searched is of sender processes of that many workers,
+each a sender of the scenario's profile, which the kernel models too.
+
 Last, full simulations (:func:`~smstrio.sim.simulate.run_simulation`, what ``smstrio simulate``
 runs) at the answer and one below must pass and fail as the kernel said; ``verify=False`` skips
 them. Run :func:`plan_workers` under a MockClock: the simulations then take no real waiting.
@@ -27,7 +30,7 @@ from typing import Any, Literal
 import trio
 
 from smstrio.core.logs import event
-from smstrio.core.scenario import Scenario
+from smstrio.core.scenario import MAX_SENDERS, Scenario
 from smstrio.core.summary import SimulationSummary
 from smstrio.sim.kernel import run_kernel
 
@@ -38,12 +41,28 @@ log = logging.getLogger(__name__)
 class Trial:
     """One run of the campaign at a worker count, by the kernel or by a full simulation."""
 
-    workers: int
     by: Literal["kernel", "simulation"]
     summary: SimulationSummary
     latency_p99_s: float | None = None
     """The kernel's p99 end-to-end latency (from the start to each outcome); a simulation on a
     virtual clock does not measure it."""
+
+    @property
+    def workers(self) -> int:
+        """Every sender's workers together."""
+        return sum(s.workers for s in self.summary.senders)
+
+    @property
+    def processes(self) -> int:
+        """Sender processes: the number of senders."""
+        return len(self.summary.senders)
+
+    @property
+    def layout(self) -> str:
+        """``N workers``, or ``P processes of W workers`` for several senders."""
+        if self.processes == 1:
+            return f"{self.workers} workers"
+        return f"{self.processes} processes of {self.workers // self.processes} workers"
 
     @property
     def passed(self) -> bool:
@@ -53,6 +72,7 @@ class Trial:
         s = self.summary
         return {
             "workers": self.workers,
+            "processes": self.processes,
             "by": self.by,
             "duration_s": s.duration_s,
             "throughput_per_s": s.throughput_per_s,
@@ -68,9 +88,11 @@ class Plan:
     """The answer of :func:`plan_workers` and the runs that led to it."""
 
     estimate: int
-    """Little's law: ``messages * mean / target``, rounded up."""
+    """Little's law: ``messages * mean / target`` workers, rounded up."""
     workers: int | None
     """The fewest workers that pass; ``None`` when there is no answer (``reason`` says why)."""
+    processes: int | None
+    """With ``workers_per_process``: the fewest sender processes of that many workers that pass."""
     reason: str | None
     """Why there is no answer, in one line; ``None`` when there is one."""
     trials: tuple[Trial, ...]
@@ -91,6 +113,7 @@ class Plan:
         return {
             "estimate": self.estimate,
             "workers": self.workers,
+            "processes": self.processes,
             "reason": self.reason,
             "verified": self.verified,
             "trials": [t.to_json() for t in self.trials],
@@ -105,78 +128,97 @@ def estimate(scenario: Scenario) -> int:
     return max(1, math.ceil(scenario.messages * profile.mean / target))
 
 
-def impossible(scenario: Scenario, *, max_workers: int) -> str | None:
+def impossible(scenario: Scenario, *, max_workers: int, workers_per_process: int | None = None) -> str | None:
     """Why no worker count up to ``max_workers`` can pass, when that is clear without a run; else ``None``."""
     target, (profile,) = _target(scenario), scenario.senders
     if target < profile.mean:
         return f"a target of {target:g} s is under one mean send time ({profile.mean:g} s): no worker count meets it"
-    needed = estimate(scenario)
-    if needed > max_workers:
+    needed, unit = estimate(scenario), workers_per_process or 1
+    if math.ceil(needed / unit) > _most(max_workers, workers_per_process):
+        layout = "" if unit == 1 else f" in processes of {unit}"
         return (
             f"{scenario.messages} messages of {profile.mean:g} s within {target:g} s need at least {needed} "
-            f"workers (messages * mean / target), more than --max-workers {max_workers}"
+            f"workers (messages * mean / target){layout}, more than --max-workers {max_workers}"
         )
     return None
 
 
-async def plan_workers(scenario: Scenario, *, max_workers: int, verify: bool = True) -> Plan:
-    """The fewest workers for the scenario's one sender that pass its thresholds, which must set a duration."""
+async def plan_workers(
+    scenario: Scenario, *, max_workers: int, workers_per_process: int | None = None, verify: bool = True
+) -> Plan:
+    """The fewest workers for the scenario's one sender that pass its thresholds, which must set a duration.
+
+    With ``workers_per_process``, the fewest sender processes of that many workers each, instead.
+    """
     if scenario.seed is None:
         scenario = replace(scenario, seed=random.SystemRandom().randrange(2**32))
     guess = estimate(scenario)
     event(log, "planning", messages=scenario.messages, estimate=guess, max_workers=max_workers, seed=scenario.seed)
-    reason = impossible(scenario, max_workers=max_workers)
+    trials: list[Trial] = []
+
+    def answer(count: int | None, reason: str | None, proof: Trial | None = None, below: Trial | None = None) -> Plan:
+        return Plan(
+            estimate=guess,
+            workers=None if count is None else count * (workers_per_process or 1),
+            processes=None if count is None or workers_per_process is None else count,
+            reason=reason,
+            trials=tuple(trials),
+            proof=proof,
+            below=below,
+        )
+
+    reason = impossible(scenario, max_workers=max_workers, workers_per_process=workers_per_process)
     if reason is not None:
-        return Plan(estimate=guess, workers=None, reason=reason, trials=(), proof=None, below=None)
-    search = _Search(scenario, max_workers)
-    workers = await search.fewest(guess)
-    trials = list(search.trials.values())
-    if workers is None:
-        proof = search.trials[max_workers]
-        reason = f"even {max_workers} workers take {proof.summary.duration_s:g} s > {_target(scenario):g} s"
-        return Plan(estimate=guess, workers=None, reason=reason, trials=tuple(trials), proof=proof, below=None)
+        return answer(None, reason)
+    search = _Search(scenario, workers_per_process, _most(max_workers, workers_per_process))
+    count = await search.fewest(math.ceil(guess / (workers_per_process or 1)))
+    trials += search.trials.values()
+    if count is None:
+        proof = search.trials[search.most]
+        return answer(None, f"even {proof.layout} take {proof.summary.duration_s:g} s > {_target(scenario):g} s", proof)
     if not verify:
-        proof = search.trials[workers]
-        return Plan(estimate=guess, workers=workers, reason=None, trials=tuple(trials), proof=proof, below=None)
-    proof = await _simulate(scenario, workers)
+        return answer(count, None, search.trials[count])
+    proof = await _simulate(search.at(count))
     trials.append(proof)
     below = None
-    if workers > 1 and proof.passed:
-        below = await _simulate(scenario, workers - 1)
+    if count > 1 and proof.passed:
+        below = await _simulate(search.at(count - 1))
         trials.append(below)
-    reason = _disagreement(scenario, search.trials, proof, below)
-    return Plan(
-        estimate=guess,
-        workers=None if reason else workers,
-        reason=reason,
-        trials=tuple(trials),
-        proof=proof,
-        below=below,
-    )
+    reason = _disagreement(scenario, search.trials, {count: proof, count - 1: below})
+    return answer(None if reason else count, reason, proof, below)
 
 
 class _Search:
-    """Kernel runs of one scenario at worker counts, each made once."""
+    """Kernel runs of one scenario at counts of workers (or of processes), each made once."""
 
-    def __init__(self, scenario: Scenario, max_workers: int) -> None:
+    def __init__(self, scenario: Scenario, workers_per_process: int | None, most: int) -> None:
         self.scenario = scenario
-        self.max_workers = max_workers
+        self.per_process = workers_per_process
+        self.most = most
+        """The largest count to try."""
         self.trials: dict[int, Trial] = {}
 
-    async def passes(self, workers: int) -> bool:
-        """Whether the kernel's run at ``workers`` passes; a checkpoint after each run, so Ctrl-C is heard."""
-        if workers not in self.trials:
-            run = run_kernel(_with_workers(self.scenario, workers))
-            trial = Trial(workers=workers, by="kernel", summary=run.summary, latency_p99_s=run.latency_p99_s)
-            self.trials[workers] = trial
-            event(log, "plan trial", by="kernel", workers=workers, duration_s=trial.summary.duration_s)
+    def at(self, count: int) -> Scenario:
+        """The campaign with ``count`` workers in one sender, or ``count`` senders of ``per_process`` workers."""
+        profile = replace(self.scenario.senders[0], name=None)
+        if self.per_process is None:
+            return replace(self.scenario, senders=(replace(profile, workers=count),))
+        return replace(self.scenario, senders=(replace(profile, workers=self.per_process),) * count)
+
+    async def passes(self, count: int) -> bool:
+        """Whether the kernel's run at ``count`` passes; a checkpoint after each run, so Ctrl-C is heard."""
+        if count not in self.trials:
+            run = run_kernel(self.at(count))
+            trial = Trial(by="kernel", summary=run.summary, latency_p99_s=run.latency_p99_s)
+            self.trials[count] = trial
+            event(log, "plan trial", by="kernel", workers=trial.workers, duration_s=trial.summary.duration_s)
             await trio.lowlevel.checkpoint()
-        return self.trials[workers].passed
+        return self.trials[count].passed
 
     async def fewest(self, guess: int) -> int | None:
-        """The fewest passing workers, searching from Little's law's ``guess``; ``None`` if ``max_workers`` fails."""
+        """The fewest passing count, searching from Little's law's ``guess``; ``None`` if ``most`` fails."""
         await self.passes(guess)
-        start = min(self.max_workers, max(1, self._absorbing(self.trials[guess])))
+        start = min(self.most, max(1, self._absorbing(self.trials[guess])))
         if await self.passes(start):
             passing, step = start, 1
             while True:  # down, doubling the step, to a count that fails (0 workers always do)
@@ -191,9 +233,9 @@ class _Search:
         else:
             failing, step = start, 1
             while True:  # up, doubling the step, to a count that passes
-                if failing == self.max_workers:
+                if failing == self.most:
                     return None
-                candidate = min(self.max_workers, failing + step)
+                candidate = min(self.most, failing + step)
                 if await self.passes(candidate):
                     passing = candidate
                     break
@@ -207,33 +249,37 @@ class _Search:
         return passing
 
     def _absorbing(self, trial: Trial) -> int:
-        """The workers whose busy time plus ``trial``'s tail fits the target (Little's law if it cannot)."""
-        (profile,) = self.scenario.senders
-        work = self.scenario.messages * profile.mean
+        """The count whose busy time plus ``trial``'s tail fits the target (the most if none can)."""
+        work = self.scenario.messages * self.scenario.senders[0].mean
         tail = trial.summary.duration_s - work / trial.workers
         target = _target(self.scenario)
-        return math.ceil(work / (target - tail)) if tail < target else self.max_workers
+        return math.ceil(work / (target - tail) / (self.per_process or 1)) if tail < target else self.most
 
 
-async def _simulate(scenario: Scenario, workers: int) -> Trial:
+async def _simulate(scenario: Scenario) -> Trial:
     # Imported here: the simulation brings the web stack, which a plan without verification need not load.
     from smstrio.sim.simulate import run_simulation
 
-    summary = await run_simulation(_with_workers(scenario, workers))
-    event(log, "plan trial", by="simulation", workers=workers, duration_s=summary.duration_s)
-    return Trial(workers=workers, by="simulation", summary=summary)
+    trial = Trial(by="simulation", summary=await run_simulation(scenario))
+    event(log, "plan trial", by="simulation", workers=trial.workers, duration_s=trial.summary.duration_s)
+    return trial
 
 
-def _disagreement(scenario: Scenario, kernel: dict[int, Trial], proof: Trial, below: Trial | None) -> str | None:
+def _disagreement(scenario: Scenario, kernel: dict[int, Trial], simulated: dict[int, Trial | None]) -> str | None:
     """Where the full simulations contradict the kernel, in one line; ``None`` when they confirm it."""
-    for run in (proof, below):
-        if run is not None and run.passed != kernel[run.workers].passed:
+    for count, run in simulated.items():
+        if run is not None and run.passed != kernel[count].passed:
             return (
-                f"the full simulation at {run.workers} workers took {run.summary.duration_s:g} s, the kernel "
-                f"{kernel[run.workers].summary.duration_s:g} s (target {_target(scenario):g} s): "
+                f"the full simulation at {run.layout} took {run.summary.duration_s:g} s, the kernel "
+                f"{kernel[count].summary.duration_s:g} s (target {_target(scenario):g} s): "
                 "the kernel no longer models the simulation"
             )
     return None
+
+
+def _most(max_workers: int, workers_per_process: int | None) -> int:
+    """The largest count to try: ``max_workers``, or the processes that fit in it (at most ``MAX_SENDERS``)."""
+    return max_workers if workers_per_process is None else min(max_workers // workers_per_process, MAX_SENDERS)
 
 
 def _target(scenario: Scenario) -> float:
@@ -243,7 +289,3 @@ def _target(scenario: Scenario) -> float:
     if target is None:
         raise ValueError("planning needs a target duration (thresholds.max_duration_s)")
     return target
-
-
-def _with_workers(scenario: Scenario, workers: int) -> Scenario:
-    return replace(scenario, senders=(replace(scenario.senders[0], workers=workers),))

@@ -10,13 +10,16 @@ def render_plan(plan: Plan, *, messages: int, target_s: float) -> str:
     """The answer in one line, a table of every run by worker count, then the deciding runs' summaries."""
     lines = []
     if plan.workers is not None:
+        answer = f"{plan.workers} workers"
+        if plan.processes is not None:
+            answer = f"{plan.processes} sender processes of {plan.workers // plan.processes} workers ({answer})"
         lines += [
-            f"{plan.workers} workers: the fewest that process {messages} messages within {target_s:g} s "
-            f"(Little's law: {plan.estimate})",
+            f"{answer}: the fewest that process {messages} messages within {target_s:g} s "
+            f"(Little's law: {plan.estimate} workers)",
             "",
         ]
     if plan.trials:
-        lines += [_table(plan.trials), ""]
+        lines += [_table(plan.trials, processes=plan.processes is not None), ""]
     if plan.proof is not None:
         lines += [_heading(plan.proof), render(plan.proof.summary), ""]
     if plan.below is not None:
@@ -28,13 +31,15 @@ def render_plan(plan: Plan, *, messages: int, target_s: float) -> str:
 
 def _heading(trial: Trial) -> str:
     what = "full simulation" if trial.by == "simulation" else "kernel"
-    return f"{what} at {trial.workers} workers ({'passes' if trial.passed else 'fails'}):"
+    return f"{what} at {trial.layout} ({'passes' if trial.passed else 'fails'}):"
 
 
-def _table(trials: tuple[Trial, ...]) -> str:
-    header = ("workers", "by", "duration", "throughput", "p99 send", "p99 latency", "passed")
+def _table(trials: tuple[Trial, ...], *, processes: bool) -> str:
+    """One row per run, by worker count; with ``processes``, a column of sender processes first."""
+    header = ("processes", "workers", "by", "duration", "throughput", "p99 send", "p99 latency", "passed")
     rows = [
         (
+            str(t.processes),
             str(t.workers),
             t.by,
             f"{t.summary.duration_s:.3f} s",
@@ -45,9 +50,11 @@ def _table(trials: tuple[Trial, ...]) -> str:
         )
         for t in sorted(trials, key=lambda t: (t.workers, t.by))
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    shown = [row[0 if processes else 1 :] for row in [header, *rows]]
+    by = shown[0].index("by")
+    widths = [max(len(row[i]) for row in shown) for i in range(len(shown[0]))]
     aligned = [
-        [cell.ljust(w) if i == 1 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
-        for row in [header, *rows]
+        [cell.ljust(w) if i == by else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        for row in shown
     ]
     return "\n".join("  " + "  ".join(row) for row in aligned)

@@ -39,6 +39,7 @@ SCENARIOS = {
         seed=9,
         thresholds=Thresholds(max_p99_s=2.0, max_failure_rate=0.2, max_duration_s=30.0),
     ),
+    "four senders alike": Scenario(messages=2000, senders=(_sender(8, 0.5, EXP),) * 4, seed=12),
     "a slow sender holds its share": Scenario(
         messages=40, senders=(_sender(10, 1.0, CONSTANT, 0.0), _sender(10, 10.0, CONSTANT, 0.0)), seed=10
     ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from smstrio.cli import EXIT_FAILURE, EXIT_OK, main
+from smstrio.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
 from smstrio.core.distributions import Distribution
 from smstrio.core.scenario import Scenario, SenderProfile, Thresholds
 from smstrio.sim import plan
@@ -35,14 +35,10 @@ def _with_workers(scenario: Scenario, workers: int) -> Scenario:
     return replace(scenario, senders=(replace(scenario.senders[0], workers=workers),))
 
 
-async def _binary_search(scenario: Scenario, max_workers: int) -> int:
+async def _binary_search(passes: Callable[[int], Awaitable[bool]], most: int) -> int:
     """What ``smstrio plan`` answered before the kernel: a binary search from 1 over full simulations."""
-
-    async def passes(workers: int) -> bool:
-        return (await run_simulation(_with_workers(scenario, workers))).passed
-
-    assert await passes(max_workers)
-    failing, passing = 0, max_workers
+    assert await passes(most)
+    failing, passing = 0, most
     while passing - failing > 1:
         middle = (failing + passing) // 2
         if await passes(middle):
@@ -61,8 +57,12 @@ async def test_verified_answer_is_the_full_binary_searchs(
     scenario = Scenario(
         messages=1000, senders=(_sender(1, 0.5, distribution),), seed=11, thresholds=Thresholds(max_duration_s=20.0)
     )
+
+    async def passes(workers: int) -> bool:
+        return (await run_simulation(_with_workers(scenario, workers))).passed
+
     with trio.fail_after(CAP_S):
-        expected = await _binary_search(scenario, 100)
+        expected = await _binary_search(passes, 100)
         result = await plan_workers(scenario, max_workers=100)
 
     assert (result.workers, result.reason, result.verified) == (expected, None, True)
@@ -70,6 +70,27 @@ async def test_verified_answer_is_the_full_binary_searchs(
     assert result.below is not None
     assert (result.proof.by, result.proof.workers, result.proof.passed) == ("simulation", expected, True)
     assert (result.below.by, result.below.workers, result.below.passed) == ("simulation", expected - 1, False)
+
+
+async def test_processes_answer_is_the_full_binary_searchs(autojump_clock: MockClock) -> None:
+    """With 5 workers a process, the fewest processes are what a binary search over full simulations of
+    that many senders answers: 6 (30 workers), where one sender needs 29."""
+    scenario = Scenario(
+        messages=1000, senders=(_sender(1, 0.5, EXP),), seed=11, thresholds=Thresholds(max_duration_s=20.0)
+    )
+
+    async def passes(processes: int) -> bool:
+        senders = (_sender(5, 0.5, EXP),) * processes
+        return (await run_simulation(replace(scenario, senders=senders))).passed
+
+    with trio.fail_after(CAP_S):
+        expected = await _binary_search(passes, 20)
+        result = await plan_workers(scenario, max_workers=100, workers_per_process=5)
+
+    assert (expected, result.processes, result.workers, result.reason) == (6, 6, 30, None)
+    assert result.proof is not None
+    assert result.below is not None
+    assert [(t.processes, t.workers, t.passed) for t in (result.proof, result.below)] == [(6, 30, True), (5, 25, False)]
 
 
 async def test_search_starts_at_littles_law_and_tries_a_handful(autojump_clock: MockClock) -> None:
@@ -186,7 +207,7 @@ def test_cli_plan_prints_the_runs_and_both_summaries(cli: Any) -> None:
     """plan's text: the answer with Little's law, a table of the runs, and both full simulations' summaries."""
     code, out, errors = cli("plan", *CONSTANT_PLAN, "--seed", "1")
     assert (code, errors) == (EXIT_OK, [])
-    assert out.startswith("10 workers: the fewest that process 100 messages within 10 s (Little's law: 10)\n")
+    assert out.startswith("10 workers: the fewest that process 100 messages within 10 s (Little's law: 10 workers)\n")
     assert "full simulation at 10 workers (passes):" in out
     assert "full simulation at 9 workers (fails):" in out
     assert ("✓ max_duration_s......: 10 <= 10" in out, "✗ max_duration_s......: 12 > 10" in out) == (True, True)
@@ -226,3 +247,24 @@ def test_cli_plan_out_of_reach_exits_1(cli: Any) -> None:
     assert code == EXIT_FAILURE
     assert errors == ["smstrio: error: even 10 workers take 11.7897 s > 10 s"]
     assert "✗ max_duration_s" in out
+
+
+def test_cli_plan_in_processes(cli: Any) -> None:
+    """--workers-per-process answers in sender processes: 100 constant 1 s messages within 10 s take 4 of 3 workers."""
+    # Constant sends of several senders end together, in an order Trio draws; here every order takes the same rounds.
+    code, out, errors = cli("plan", *CONSTANT_PLAN, "--workers-per-process", "3", "--json")
+    result = json.loads(out)
+    assert (code, errors, result["processes"], result["workers"]) == (EXIT_OK, [], 4, 12)
+    assert [(t["processes"], t["workers"], t["by"], t["passed"]) for t in result["trials"]] == [
+        (4, 12, "kernel", True),
+        (3, 9, "kernel", False),
+        (4, 12, "simulation", True),
+        (3, 9, "simulation", False),
+    ]
+
+
+def test_cli_plan_bad_workers_per_process_exits_2(cli: Any) -> None:
+    """More workers per process than --max-workers is bad input: exit 2, one line."""
+    code, out, errors = cli("plan", *CONSTANT_PLAN, "--workers-per-process", "20", "--max-workers", "10")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert errors == ["smstrio: error: workers per process must be within 1..10 (--max-workers), got 20"]
