@@ -5,15 +5,11 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from smstrio.adapters.amqp.broker import AmqpBroker
-from smstrio.adapters.redis.store import RedisStore
 from smstrio.cli import EXIT_UNAVAILABLE
-from smstrio.core.config import TlsFiles
-from smstrio.core.errors import BrokerError, ConfigError
 from smstrio.testing import AMQP_URL, Smstrio, stats
 from tests.tlskit import (
     PASSWORD,
@@ -148,31 +144,3 @@ async def test_wrong_amqp_ca_or_password_fails_in_one_line(
     smstrio = Smstrio(queue_name, amqps, _rediss(redis_port), tmp_path, extra_env=env)
     line = _fails_in_one_line(await smstrio.run("stats"), f"guest:{password}")
     assert ("CERTIFICATE_VERIFY_FAILED" if wrong == "ca" else "ACCESS_REFUSED") in line
-
-
-async def test_tls_files_reach_aiormq(bridge: None, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CA and client certificate become the SSL context aiormq connects with."""
-    seen: dict[str, Any] = {}
-
-    async def connect(url: str, **kwargs: Any) -> None:
-        seen.update(kwargs, url=url)
-        raise ConnectionRefusedError("stop here")
-
-    monkeypatch.setattr("aiormq.connect", connect)
-    files = TlsFiles(ca=pki.ca, cert=pki.client_cert, key=pki.client_key)
-    with pytest.raises(BrokerError, match="stop here"):
-        await AmqpBroker.connect("amqps://u:p@127.0.0.1:1/", tls=files)
-    context = seen["context"]
-    assert seen["url"] == "amqps://u:p@127.0.0.1:1/"
-    assert len(context.get_ca_certs()) == 1  # only our CA, not the system's
-    assert context.check_hostname
-
-
-async def test_unreadable_tls_file_is_a_usage_error(bridge: None, tmp_path: Path) -> None:
-    """A TLS file that is not PEM raises ConfigError (exit 2) before any connection is tried, for either server."""
-    junk = tmp_path / "junk.pem"
-    junk.write_text("not a certificate\n")
-    with pytest.raises(ConfigError, match="cannot load the TLS files for Redis"):
-        await RedisStore.connect("rediss://127.0.0.1:1/0", "q", tls=TlsFiles(ca=junk))
-    with pytest.raises(ConfigError, match="cannot load the TLS files for RabbitMQ"):
-        await AmqpBroker.connect("amqps://127.0.0.1:1/", tls=TlsFiles(ca=junk))
