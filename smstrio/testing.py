@@ -1,5 +1,5 @@
 """Helpers that smstrio's tests and benchmarks share: the test servers' URLs, their cleanup,
-``smstrio`` commands run as processes, and a bare HTTP client.
+``smstrio`` commands run as processes, a bare HTTP client, and a clock set by hand.
 
 Nothing in the package imports this module (an import contract in pyproject.toml says so).
 Everything here runs on 127.0.0.1 only and never touches the shared servers beyond
@@ -30,6 +30,16 @@ AMQP_URL = os.environ.get("SMSTRIO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1
 """The RabbitMQ the tests and benchmarks use: ``SMSTRIO_TEST_AMQP_URL``, or the local default."""
 REDIS_URL = os.environ.get("SMSTRIO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 """The Redis the tests and benchmarks use: ``SMSTRIO_TEST_REDIS_URL``, or the local default."""
+
+
+class Clock:
+    """A clock the test sets by hand, in seconds."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 async def delete_queues(queue: str) -> None:

@@ -19,22 +19,12 @@ from smstrio.core.message import encode, random_sms
 from smstrio.core.stats import Outcome, OutcomeRecord, SenderInfo, StatsSnapshot
 from smstrio.ports import Outgoing
 from smstrio.roles.monitor import Monitor
-from smstrio.testing import http_get
+from smstrio.testing import Clock, http_get
 from smstrio.web.app import INTERVAL_MARKER, PerSnapshot, create_app
 from smstrio.web.serve import run_monitor
 from tests.conftest import SNAPSHOT_KEYS
 
 RUN = "0123456789ab"
-
-
-class Clock:
-    """A clock the test sets by hand, in seconds."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
