@@ -16,11 +16,11 @@ from smstrio.adapters.memory import MemoryBroker, MemoryStore
 from smstrio.core.config import Common, MonitorSettings
 from smstrio.core.errors import StoreError
 from smstrio.core.message import encode, random_sms
-from smstrio.core.stats import Outcome, OutcomeRecord, SenderInfo, StatsSnapshot
+from smstrio.core.stats import Outcome, OutcomeRecord, SenderInfo
 from smstrio.ports import Outgoing
 from smstrio.roles.monitor import Monitor
 from smstrio.testing import Clock, http_get
-from smstrio.web.app import INTERVAL_MARKER, PerSnapshot, create_app
+from smstrio.web.app import INTERVAL_MARKER, create_app
 from smstrio.web.serve import run_monitor
 from tests.conftest import SNAPSHOT_KEYS
 
@@ -116,24 +116,6 @@ async def test_stats_serves_the_cached_snapshot(queue_name: str) -> None:
     assert (await (await client.get("/stats")).get_json())["produced"] == 0
     await monitor.refresh()
     assert (await (await client.get("/stats")).get_json())["produced"] == 3
-
-
-async def test_bodies_are_rendered_once_per_snapshot(queue_name: str) -> None:
-    """PerSnapshot renders a snapshot once however often it is asked, and again for the next snapshot."""
-    monitor = _monitor(queue_name)
-    rendered: list[StatsSnapshot] = []
-
-    def render(snap: StatsSnapshot) -> int:
-        rendered.append(snap)
-        return len(rendered)
-
-    body = PerSnapshot(render)
-    first = await monitor.refresh()
-
-    assert [body(first), body(first), body(first)] == [1, 1, 1]
-    second = await monitor.refresh()
-    assert [body(second), body(second)] == [2, 2]
-    assert rendered == [first, second]
 
 
 async def test_healthz_ok(queue_name: str) -> None:
@@ -260,20 +242,6 @@ async def test_query_token_opens_only_the_page(queue_name: str) -> None:
     assert (await client.get("/?token=wrong")).status_code == 401
     assert (await client.get(f"/stats?token={TOKEN}")).status_code == 401
     assert (await client.get(f"/metrics?token={TOKEN}")).status_code == 401
-
-
-async def test_refresh_reports_each_snapshot(queue_name: str) -> None:
-    """Each refresh hands the fresh snapshot to ``report`` (what the CLI prints per interval)."""
-    store = MemoryStore(clock=Clock(100.0))
-    reported: list[StatsSnapshot] = []
-    monitor = Monitor(MonitorSettings(common=Common(queue=queue_name)), MemoryBroker(), store, report=reported.append)
-
-    first = await monitor.refresh()
-    await store.add_produced(RUN, range(5))
-    second = await monitor.refresh()
-
-    assert reported == [first, second]
-    assert [s.produced for s in reported] == [0, 5]
 
 
 async def test_real_server_requires_the_token_and_never_logs_it(

@@ -1,0 +1,52 @@
+"""Component tier: the monitor role on the in-memory twins, its snapshots and what renders them."""
+
+from __future__ import annotations
+
+from smstrio.adapters.memory import MemoryBroker, MemoryStore
+from smstrio.core.config import Common, MonitorSettings
+from smstrio.core.stats import StatsSnapshot
+from smstrio.roles.monitor import Monitor
+from smstrio.testing import Clock
+from smstrio.web.app import PerSnapshot
+
+RUN = "0123456789ab"
+
+
+def _monitor(queue: str, broker: MemoryBroker | None = None, store: MemoryStore | None = None) -> Monitor:
+    return Monitor(
+        settings=MonitorSettings(common=Common(queue=queue)),
+        broker=broker or MemoryBroker(),
+        store=store or MemoryStore(clock=Clock(100.0)),
+    )
+
+
+async def test_bodies_are_rendered_once_per_snapshot(queue_name: str) -> None:
+    """PerSnapshot renders a snapshot once however often it is asked, and again for the next snapshot."""
+    monitor = _monitor(queue_name)
+    rendered: list[StatsSnapshot] = []
+
+    def render(snap: StatsSnapshot) -> int:
+        rendered.append(snap)
+        return len(rendered)
+
+    body = PerSnapshot(render)
+    first = await monitor.refresh()
+
+    assert [body(first), body(first), body(first)] == [1, 1, 1]
+    second = await monitor.refresh()
+    assert [body(second), body(second)] == [2, 2]
+    assert rendered == [first, second]
+
+
+async def test_refresh_reports_each_snapshot(queue_name: str) -> None:
+    """Each refresh hands the fresh snapshot to ``report`` (what the CLI prints per interval)."""
+    store = MemoryStore(clock=Clock(100.0))
+    reported: list[StatsSnapshot] = []
+    monitor = Monitor(MonitorSettings(common=Common(queue=queue_name)), MemoryBroker(), store, report=reported.append)
+
+    first = await monitor.refresh()
+    await store.add_produced(RUN, range(5))
+    second = await monitor.refresh()
+
+    assert reported == [first, second]
+    assert [s.produced for s in reported] == [0, 5]
