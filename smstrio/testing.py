@@ -1,5 +1,5 @@
 """Helpers that smstrio's tests and benchmarks share: the test servers' URLs, their cleanup,
-``smstrio`` commands run as processes, a bare HTTP client, and a clock set by hand.
+``smstrio`` commands run as processes, a bare HTTP client, a clock set by hand and a histogram factory.
 
 Nothing in the package imports this module (an import contract in pyproject.toml says so).
 Everything here runs on 127.0.0.1 only and never touches the shared servers beyond
@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import aiormq
 import trio
 
 from smstrio.adapters.bridge import cross
+from smstrio.core.histogram import Histogram
 
 AMQP_URL = os.environ.get("SMSTRIO_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 """The RabbitMQ the tests and benchmarks use: ``SMSTRIO_TEST_AMQP_URL``, or the local default."""
@@ -40,6 +41,14 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def histogram_of(values: Iterable[int]) -> Histogram:
+    """A histogram holding ``values`` (microseconds)."""
+    histogram = Histogram()
+    for value in values:
+        histogram.record(value)
+    return histogram
 
 
 async def delete_queues(queue: str) -> None:

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 from smstrio.adapters.memory import MemoryStore
-from smstrio.core.histogram import Histogram
 from smstrio.core.stats import Outcome, OutcomeRecord
+from smstrio.testing import histogram_of
 
 RUN = "0123456789ab"
-
-
-def _histogram(values: list[int]) -> Histogram:
-    h = Histogram()
-    for v in values:
-        h.record(v)
-    return h
 
 
 async def test_memory_store_histograms_skip_duplicates_and_invalid() -> None:
@@ -31,8 +24,8 @@ async def test_memory_store_histograms_skip_duplicates_and_invalid() -> None:
 
     view = await store.view()
 
-    assert view.service == _histogram([1_000, 3_000])
-    assert view.latency == _histogram([10_000, 30_000])
+    assert view.service == histogram_of([1_000, 3_000])
+    assert view.latency == histogram_of([10_000, 30_000])
     assert view.totals.latency_us == 40_000
 
 

@@ -19,7 +19,7 @@ from smstrio.adapters.redis.store import RedisStore
 from smstrio.core.config import Common, MonitorSettings, ProducerSettings, SenderSettings
 from smstrio.core.distributions import Distribution, sampler
 from smstrio.core.errors import BrokerError, StoreError
-from smstrio.core.histogram import Histogram, bucket_key
+from smstrio.core.histogram import bucket_key
 from smstrio.core.keys import Keys
 from smstrio.core.message import encode, random_sms
 from smstrio.core.stats import Outcome, OutcomeRecord, StatsSnapshot, snapshot
@@ -28,7 +28,7 @@ from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.monitor import Monitor, collect
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
-from smstrio.testing import AMQP_URL, REDIS_URL
+from smstrio.testing import AMQP_URL, REDIS_URL, histogram_of
 
 pytestmark = pytest.mark.services
 
@@ -154,10 +154,7 @@ async def test_record_fills_histograms_that_merge_across_senders(store: RedisSto
     view = await store.view()
     assert view.totals.latency_us == sum(latency)
     for histogram, values in ((view.service, service), (view.latency, latency)):
-        expected = Histogram()
-        for v in values:
-            expected.record(v)
-        assert histogram == expected
+        assert histogram == histogram_of(values)
     # Seed 11's percentiles, each within RELATIVE_ERROR of the exact nearest-rank one (service p50: 36,989 µs).
     assert [view.service.percentile(q) for q in (50, 90, 95, 99)] == [36_992, 120_576, 160_256, 265_216]
     assert [view.latency.percentile(q) for q in (50, 90, 95, 99)] == [15_368_192, 26_935_296, 28_246_016, 29_687_808]

@@ -10,17 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smstrio.core.histogram import RELATIVE_ERROR, Histogram, bucket_bounds, bucket_key
+from smstrio.testing import histogram_of
 
 values = st.integers(min_value=0, max_value=10**11)
 value_lists = st.lists(values, max_size=200)
 quantiles = st.floats(min_value=0, max_value=100, allow_nan=False)
-
-
-def _histogram(recorded: list[int]) -> Histogram:
-    h = Histogram()
-    for v in recorded:
-        h.record(v)
-    return h
 
 
 def _exact_percentile(recorded: list[int], q: float) -> int:
@@ -49,16 +43,16 @@ def test_bucket_keys_are_contiguous_and_ordered() -> None:
 @given(value_lists, value_lists, value_lists)
 def test_merge_is_associative(a: list[int], b: list[int], c: list[int]) -> None:
     """(a + b) + c equals a + (b + c)."""
-    ha, hb, hc = _histogram(a), _histogram(b), _histogram(c)
+    ha, hb, hc = histogram_of(a), histogram_of(b), histogram_of(c)
     assert ha.merge(hb).merge(hc) == ha.merge(hb.merge(hc))
 
 
 @given(value_lists, value_lists)
 def test_merge_is_commutative_and_equals_recording_all(a: list[int], b: list[int]) -> None:
     """a + b equals b + a, and equals one histogram of every value; the operands stay unchanged."""
-    ha, hb = _histogram(a), _histogram(b)
+    ha, hb = histogram_of(a), histogram_of(b)
     before = ha.to_dict()
-    assert ha.merge(hb) == hb.merge(ha) == _histogram(a + b)
+    assert ha.merge(hb) == hb.merge(ha) == histogram_of(a + b)
     assert ha.to_dict() == before
 
 
@@ -66,25 +60,25 @@ def test_merge_is_commutative_and_equals_recording_all(a: list[int], b: list[int
 def test_percentile_within_the_relative_error(recorded: list[int], q: float) -> None:
     """A percentile is within RELATIVE_ERROR (1/256) of the exact nearest-rank percentile."""
     exact = _exact_percentile(recorded, q)
-    assert abs(_histogram(recorded).percentile(q) - exact) <= exact * RELATIVE_ERROR
+    assert abs(histogram_of(recorded).percentile(q) - exact) <= exact * RELATIVE_ERROR
 
 
 @given(value_lists)
 def test_count_min_and_max_are_exact(recorded: list[int]) -> None:
     """count, min and max are exactly those of the recorded values (0 when empty)."""
-    h = _histogram(recorded)
+    h = histogram_of(recorded)
     assert (h.count, h.min, h.max) == (len(recorded), min(recorded, default=0), max(recorded, default=0))
 
 
 def test_small_values_are_exact() -> None:
     """Below 256 microseconds each value has its own bucket, so percentiles are exact."""
-    h = _histogram(list(range(1, 101)))
+    h = histogram_of(list(range(1, 101)))
     assert [h.percentile(q) for q in (0, 50, 90, 99, 100)] == [1, 50, 90, 99, 100]
 
 
 def test_constant_values_give_that_value_at_every_percentile() -> None:
     """Two million microseconds recorded a thousand times are reported exactly, thanks to the exact min/max."""
-    h = _histogram([2_000_000] * 1000)
+    h = histogram_of([2_000_000] * 1000)
     assert {h.percentile(q) for q in (0, 50, 99, 100)} == {2_000_000}
 
 
@@ -103,13 +97,13 @@ def test_out_of_range_arguments_raise(method: str, arg: float) -> None:
 @given(value_lists)
 def test_dict_round_trip_through_json(recorded: list[int]) -> None:
     """to_dict survives JSON and from_dict gives back an equal histogram."""
-    h = _histogram(recorded)
+    h = histogram_of(recorded)
     assert Histogram.from_dict(json.loads(json.dumps(h.to_dict()))) == h
 
 
 def test_to_dict_is_sparse() -> None:
     """Only non-empty buckets are listed, as [lowest value, count] in value order."""
-    h = _histogram([5, 5, 1_000_000, 300])
+    h = histogram_of([5, 5, 1_000_000, 300])
     assert h.to_dict()["buckets"] == [[5, 2], [300, 1], [999424, 1]]
 
 

@@ -7,16 +7,9 @@ import math
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from smstrio.core.histogram import Histogram
 from smstrio.core.stats import SenderInfo, StoreView, Totals, snapshot
+from smstrio.testing import histogram_of
 from smstrio.web.prometheus import LE_BOUNDS_S, cumulative_buckets, render
-
-
-def _histogram(values: list[int]) -> Histogram:
-    h = Histogram()
-    for v in values:
-        h.record(v)
-    return h
 
 
 def _families(text: str) -> dict[str, Metric]:
@@ -39,7 +32,7 @@ def _sender(sender_id: str) -> SenderInfo:
 def test_cumulative_buckets_count_values_at_or_below_each_bound() -> None:
     """Each le line counts the values at or below it; +Inf counts them all."""
     values = [200, 999, 4_000, 3_000_000, 100_000_000]
-    lines = dict(cumulative_buckets(_histogram(values)))
+    lines = dict(cumulative_buckets(histogram_of(values)))
     assert list(lines) == [*LE_BOUNDS_S, math.inf]
     for le, count in lines.items():
         assert count == sum(v <= le * 1e6 for v in values), le
@@ -47,7 +40,7 @@ def test_cumulative_buckets_count_values_at_or_below_each_bound() -> None:
 
 def test_cumulative_buckets_leave_out_a_bucket_straddling_the_bound() -> None:
     """A value at a bound whose bucket reaches past it counts only from the next bound: the documented approximation."""
-    lines = dict(cumulative_buckets(_histogram([1_000])))  # bucket [1000, 1003]
+    lines = dict(cumulative_buckets(histogram_of([1_000])))  # bucket [1000, 1003]
     assert (lines[0.001], lines[0.005], lines[math.inf]) == (0, 1, 1)
 
 
@@ -60,8 +53,8 @@ def test_render_parses_as_prometheus_text() -> None:
         ),
         recent=(),
         senders=[_sender("a"), _sender("b")],
-        service=_histogram(service),
-        latency=_histogram(latency),
+        service=histogram_of(service),
+        latency=histogram_of(latency),
     )
     families = _families(render(snapshot('we"ird\\q\n', view, queue_depth=3, now=0.0)))
 

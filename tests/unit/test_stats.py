@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smstrio.core.histogram import Histogram
 from smstrio.core.stats import (
     RATE_HISTORY_S,
     RATE_WINDOW_S,
@@ -21,6 +20,7 @@ from smstrio.core.stats import (
     Totals,
     snapshot,
 )
+from smstrio.testing import histogram_of
 from tests.conftest import SNAPSHOT_KEYS
 
 counts = st.integers(min_value=0, max_value=2**40)
@@ -210,19 +210,12 @@ def test_snapshot_to_json_keeps_nulls() -> None:
     assert json.loads(text)["senders"] == []
 
 
-def _histogram(values: list[int]) -> Histogram:
-    h = Histogram()
-    for v in values:
-        h.record(v)
-    return h
-
-
 def test_snapshot_percentiles_come_from_the_histograms() -> None:
     """service_time_s and latency_s hold the histograms' p50/p90/p95/p99 and the exact max, in seconds."""
     rng = random.Random(5)
     service = [round(rng.expovariate(1 / 200_000)) for _ in range(2_000)]
     latency = [round(rng.uniform(1_000, 90_000_000)) for _ in range(2_000)]
-    view = StoreView(totals=Totals(), recent=(), service=_histogram(service), latency=_histogram(latency))
+    view = StoreView(totals=Totals(), recent=(), service=histogram_of(service), latency=histogram_of(latency))
 
     snap = snapshot("q", view, queue_depth=None, now=0.0)
 
@@ -242,7 +235,7 @@ def test_snapshot_percentiles_are_null_when_nothing_was_timed() -> None:
 def test_snapshot_percentiles_come_from_merged_buckets() -> None:
     """Percentiles of two merged histograms are those of all values together, not an average of each one's."""
     fast, slow = [200] * 90, [9_000_000] * 10  # 200 µs has a bucket of its own; 9 s is the exact max
-    merged = _histogram(fast).merge(_histogram(slow))
+    merged = histogram_of(fast).merge(histogram_of(slow))
     snap = snapshot("q", StoreView(totals=Totals(), recent=(), service=merged), queue_depth=None, now=0.0)
     assert (snap.service_time_s.p50, snap.service_time_s.p90, snap.service_time_s.p95) == (0.0002, 0.0002, 9.0)
 
@@ -263,7 +256,7 @@ def test_snapshot_progress_is_null_before_anything_is_produced() -> None:
 
 def test_snapshot_json_leaves_the_histograms_out() -> None:
     """to_json carries percentiles, not the bucket histograms or their sums."""
-    view = StoreView(totals=Totals(sent=1, service_us=5), recent=(), service=_histogram([5]))
+    view = StoreView(totals=Totals(sent=1, service_us=5), recent=(), service=histogram_of([5]))
     data = snapshot("q", view, queue_depth=None, now=0.0).to_json()
     assert not {"service", "latency", "service_sum_us", "latency_sum_us"} & set(data)
     assert Percentiles(**data["service_time_s"]) == Percentiles(
