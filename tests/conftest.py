@@ -1,4 +1,4 @@
-"""Fixtures shared by every tier.
+"""Fixtures and sample data shared by every tier.
 
 Tests marked ``services`` talk to the real RabbitMQ and Redis (``SMSTRIO_TEST_AMQP_URL``,
 ``SMSTRIO_TEST_REDIS_URL``; local defaults). Without them such tests skip, saying why;
@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -48,6 +50,53 @@ SNAPSHOT_KEYS = frozenset(
     }
 )
 """The keys of ``/stats`` and ``smstrio stats`` that README.md documents."""
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+"""Terminal escape sequences, to strip from captured output."""
+
+
+def stats_document(**changes: Any) -> dict[str, Any]:
+    """A ``/stats`` document with plausible values, ``changes`` applied."""
+    stats: dict[str, Any] = {
+        "queue": "alerts",
+        "produced": 10_000,
+        "sent": 4_000,
+        "failed": 500,
+        "invalid": 1,
+        "duplicates": 2,
+        "retried": 3,
+        "processed": 4_501,
+        "avg_time_s": 0.05,
+        "throughput_per_s": 500.0,
+        "rate_1s": 480.0,
+        "rate_60s": 300.5,
+        "progress": 0.4501,
+        "queue_depth": 5_499,
+        "consumers": 1,
+        "updated_at": 1000.0,
+        "service_time_s": {"p50": 0.04, "p90": 0.09, "p95": 0.12, "p99": 0.2, "max": 1.5},
+        "latency_s": {"p50": None, "p90": None, "p95": None, "p99": None, "max": None},
+        "senders": [
+            {
+                "id": "host-7-abcd",
+                "host": "host",
+                "pid": 7,
+                "workers": 20,
+                "mean_s": 0.05,
+                "failure_rate": 0.1,
+                "distribution": "exponential",
+                "started_at": 900.0,
+                "sent": 4_000,
+                "failed": 500,
+                "invalid": 1,
+                "retried": 3,
+                "last_seen": 999.5,
+            }
+        ],
+    }
+    stats.update(changes)
+    return stats
 
 
 def _reachable(url: str, default_port: int) -> bool:

@@ -16,8 +16,7 @@ from smstrio.adapters.bridge import open_bridge
 from smstrio.adapters.redis.store import RedisStore
 from smstrio.testing import AMQP_URL, REDIS_URL, delete_queues
 from smstrio.web.console import render
-from tests.conftest import SNAPSHOT_KEYS
-from tests.unit.test_console import ANSI, _stats
+from tests.conftest import ANSI, SNAPSHOT_KEYS, stats_document
 
 
 @pytest.fixture
@@ -83,7 +82,7 @@ async def test_monitor_draws_a_live_table_on_a_terminal(queue_name: str, tmp_pat
 
     frames = table.split("\x1b[J")
     assert len(frames) >= 4  # three frames and what follows the last, and any printed before SIGTERM
-    assert all(f"\x1b[{len(render(_stats(senders=[])))}F" in frame for frame in frames[1:-1])
+    assert all(f"\x1b[{len(render(stats_document(senders=[])))}F" in frame for frame in frames[1:-1])
     assert f"smstrio monitor  queue {queue_name}" in ANSI.sub("", frames[0])
     assert '"event":"stats"' not in table  # the table replaces the stats log line on a terminal
     json_lines = [json.loads(line) for line in as_json.splitlines() if line.startswith('{"queue"')]

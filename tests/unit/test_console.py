@@ -8,50 +8,7 @@ from typing import Any
 import pytest
 
 from smstrio.web.console import LiveTable, ProgressBar, bar, duration, eta_s, progress_line, redraw, render
-
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def _stats(**changes: Any) -> dict[str, Any]:
-    stats: dict[str, Any] = {
-        "queue": "alerts",
-        "produced": 10_000,
-        "sent": 4_000,
-        "failed": 500,
-        "invalid": 1,
-        "duplicates": 2,
-        "retried": 3,
-        "processed": 4_501,
-        "avg_time_s": 0.05,
-        "throughput_per_s": 500.0,
-        "rate_1s": 480.0,
-        "rate_60s": 300.5,
-        "progress": 0.4501,
-        "queue_depth": 5_499,
-        "consumers": 1,
-        "updated_at": 1000.0,
-        "service_time_s": {"p50": 0.04, "p90": 0.09, "p95": 0.12, "p99": 0.2, "max": 1.5},
-        "latency_s": {"p50": None, "p90": None, "p95": None, "p99": None, "max": None},
-        "senders": [
-            {
-                "id": "host-7-abcd",
-                "host": "host",
-                "pid": 7,
-                "workers": 20,
-                "mean_s": 0.05,
-                "failure_rate": 0.1,
-                "distribution": "exponential",
-                "started_at": 900.0,
-                "sent": 4_000,
-                "failed": 500,
-                "invalid": 1,
-                "retried": 3,
-                "last_seen": 999.5,
-            }
-        ],
-    }
-    stats.update(changes)
-    return stats
+from tests.conftest import ANSI, stats_document
 
 
 @pytest.mark.parametrize(
@@ -65,7 +22,7 @@ def _stats(**changes: Any) -> dict[str, Any]:
 )
 def test_eta_is_what_remains_at_the_current_rate(changes: dict[str, Any], expected: float | None) -> None:
     """ETA = (produced - processed) / 5-second rate; 0 when done; unknown with nothing produced or no rate."""
-    assert eta_s(_stats(**changes)) == expected
+    assert eta_s(stats_document(**changes)) == expected
 
 
 @pytest.mark.parametrize(
@@ -84,7 +41,7 @@ def test_bar_fills_in_proportion(progress: float | None, text: str) -> None:
 
 def test_render_shows_every_number() -> None:
     """The table shows the counts, rates, progress with ETA, both percentile rows and the sender row."""
-    lines = render(_stats())
+    lines = render(stats_document())
 
     text = "\n".join(lines)
     assert lines[0] == "smstrio monitor  queue alerts"
@@ -99,7 +56,7 @@ def test_render_shows_every_number() -> None:
 
 def test_render_without_senders_or_depth() -> None:
     """With no live sender the sender table is left out, and an unknown queue depth shows as -."""
-    lines = render(_stats(senders=[], queue_depth=None, consumers=None))
+    lines = render(stats_document(senders=[], queue_depth=None, consumers=None))
 
     assert "depth -  consumers -  senders 0" in "\n".join(lines)
     assert not any(line.startswith("sender") for line in lines)
@@ -115,13 +72,13 @@ def test_live_table_draws_each_frame_over_the_last() -> None:
     """Each frame of the live table starts by moving up over exactly the lines of the frame before."""
     table = LiveTable()
 
-    first = table.frame(_stats())
-    second = table.frame(_stats(senders=[]))
-    third = table.frame(_stats())
+    first = table.frame(stats_document())
+    second = table.frame(stats_document(senders=[]))
+    third = table.frame(stats_document())
 
     assert not first.startswith("\x1b[")
-    assert second.startswith(f"\x1b[{len(render(_stats()))}F")
-    assert third.startswith(f"\x1b[{len(render(_stats(senders=[])))}F")
+    assert second.startswith(f"\x1b[{len(render(stats_document()))}F")
+    assert third.startswith(f"\x1b[{len(render(stats_document(senders=[])))}F")
 
 
 def test_progress_line_shows_count_share_rate_and_eta() -> None:
