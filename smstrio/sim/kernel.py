@@ -24,7 +24,6 @@ round, as between two simulations. Retries are not modelled: the simulation has 
 from __future__ import annotations
 
 import bisect
-import functools
 import heapq
 import random
 from dataclasses import dataclass
@@ -33,7 +32,8 @@ from smstrio.core.config import Common, SenderSettings
 from smstrio.core.distributions import sampler
 from smstrio.core.histogram import PRECISION_BITS, Histogram, bucket_bounds, bucket_key
 from smstrio.core.scenario import Scenario, SenderProfile
-from smstrio.core.summary import SenderSummary, SimulationSummary, evaluate, seconds
+from smstrio.core.summary import SimulationSummary, seconds
+from smstrio.sim.report import SenderOutcome, summarize
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,44 +142,20 @@ def _senders(messages: int, lanes: list[_Lane]) -> list[float]:
 
 def _report(scenario: Scenario, seed: int, lanes: list[_Lane], ends: list[float]) -> KernelRun:
     """The summary ``run_simulation`` builds, from the lanes' draws and the end times."""
-    histograms = [_histogram(lane.service) for lane in lanes]
-    hist = functools.reduce(Histogram.merge, histograms, Histogram())
+    senders = [
+        SenderOutcome(sent=len(lane.service) - lane.failed, failed=lane.failed, histogram=_histogram(lane.service))
+        for lane in lanes
+    ]
     failed = sum(lane.failed for lane in lanes)
-    duration_s = round(ends[-1], 6)
-    failure_rate = round(failed / scenario.messages, 6)
-    p99_s = seconds(hist.percentile(99))
-    senders = tuple(
-        SenderSummary(
-            name=name,
-            workers=lane.profile.workers,
-            mean_s=lane.profile.mean,
-            failure_rate=lane.profile.failure_rate,
-            distribution=lane.profile.distribution.value,
-            sent=len(lane.service) - lane.failed,
-            failed=lane.failed,
-            p50_s=seconds(h.percentile(50)),
-            p99_s=seconds(h.percentile(99)),
-        )
-        for name, lane, h in zip(scenario.sender_names, lanes, histograms, strict=True)
-    )
-    summary = SimulationSummary(
-        messages=scenario.messages,
+    summary = summarize(
+        scenario,
+        seed=seed,
+        senders=senders,
         sent=scenario.messages - failed,
         failed=failed,
         complete=True,
-        virtual_time=True,
-        seed=seed,
-        duration_s=duration_s,
-        throughput_per_s=round(scenario.messages / duration_s, 3) if duration_s > 0 else None,
-        failure_rate=failure_rate,
-        p50_s=seconds(hist.percentile(50)),
-        p90_s=seconds(hist.percentile(90)),
-        p95_s=seconds(hist.percentile(95)),
-        p99_s=p99_s,
-        max_s=seconds(hist.max),
-        senders=senders,
-        thresholds=tuple(evaluate(scenario.thresholds, p99_s=p99_s, failure_rate=failure_rate, duration_s=duration_s)),
-        histogram=hist,
+        virtual=True,
+        duration_s=ends[-1],
     )
     return KernelRun(summary=summary, latency=_histogram(ends))
 

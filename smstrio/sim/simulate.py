@@ -31,14 +31,14 @@ import trio.testing
 from smstrio.adapters.memory import MemoryBroker, MemoryStore
 from smstrio.core.config import Common, MonitorSettings, ProducerSettings, SenderSettings
 from smstrio.core.distributions import sampler
-from smstrio.core.histogram import Histogram
 from smstrio.core.logs import bind, event
 from smstrio.core.scenario import Scenario, SenderProfile
-from smstrio.core.summary import SenderSummary, SimulationSummary, evaluate, seconds
+from smstrio.core.summary import SimulationSummary
 from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.monitor import Monitor
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
+from smstrio.sim.report import SenderOutcome, summarize
 from smstrio.sim.seams import CountingStore, FlowControlledBroker, TimedGateway
 
 log = logging.getLogger(__name__)
@@ -169,47 +169,24 @@ class Simulation:
             await run_producer(settings, broker, store, rng=rng)
 
     def _summarize(self, store: MemoryStore, *, duration_s: float, virtual: bool) -> SimulationSummary:
-        sc = self.scenario
-        hist = functools.reduce(Histogram.merge, (g.histogram for g in self._gateways), Histogram())
         t = store.totals
-        timed = t.sent + t.failed
-        duration_s = round(duration_s, 6)
-        failure_rate = round(t.failed / timed, 6) if timed else 0.0
-        p99_s = seconds(hist.percentile(99))
-        senders = tuple(
-            SenderSummary(
-                name=name,
-                workers=profile.workers,
-                mean_s=profile.mean,
-                failure_rate=profile.failure_rate,
-                distribution=profile.distribution.value,
+        senders = [
+            SenderOutcome(
                 sent=sender.statistics().counted.sent,
                 failed=sender.statistics().counted.failed,
-                p50_s=seconds(gateway.histogram.percentile(50)),
-                p99_s=seconds(gateway.histogram.percentile(99)),
+                histogram=gateway.histogram,
             )
-            for name, profile, sender, gateway in zip(
-                sc.sender_names, sc.senders, self._senders, self._gateways, strict=True
-            )
-        )
-        return SimulationSummary(
-            messages=sc.messages,
+            for sender, gateway in zip(self._senders, self._gateways, strict=True)
+        ]
+        return summarize(
+            self.scenario,
+            seed=self.seed,
+            senders=senders,
             sent=t.sent,
             failed=t.failed,
-            complete=t.sent + t.failed + t.invalid >= sc.messages,
-            virtual_time=virtual,
-            seed=self.seed,
+            complete=t.sent + t.failed + t.invalid >= self.scenario.messages,
+            virtual=virtual,
             duration_s=duration_s,
-            throughput_per_s=round(timed / duration_s, 3) if duration_s > 0 else None,
-            failure_rate=failure_rate,
-            p50_s=seconds(hist.percentile(50)),
-            p90_s=seconds(hist.percentile(90)),
-            p95_s=seconds(hist.percentile(95)),
-            p99_s=p99_s,
-            max_s=seconds(hist.max),
-            senders=senders,
-            thresholds=tuple(evaluate(sc.thresholds, p99_s=p99_s, failure_rate=failure_rate, duration_s=duration_s)),
-            histogram=hist,
         )
 
 
