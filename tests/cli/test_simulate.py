@@ -4,41 +4,17 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
-from smstrio.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
+from smstrio.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from tests.unit.test_scenario import EXAMPLE_TOML
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
-    """Run ``smstrio.main(argv)`` in a clean directory; return (exit code, stdout, stderr lines not JSON)."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("LOG_LEVEL", raising=False)
-    root = logging.getLogger("smstrio")
-    saved = (list(root.handlers), root.level, root.propagate)
-
-    def run(*argv: str) -> tuple[int, str, list[str]]:
-        try:
-            main(list(argv))
-            code = EXIT_OK
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else EXIT_FAILURE
-        out, err = capsys.readouterr()
-        return code, out, [line for line in err.splitlines() if not line.startswith("{")]
-
-    yield run
-    root.handlers[:], root.level, root.propagate = saved
-
 
 CONSTANT_RUN = ("--messages", "200", "--workers", "20", "--mean", "1", "--distribution", "constant", "--seed", "1")
 
