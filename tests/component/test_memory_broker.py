@@ -1,6 +1,8 @@
-"""Component tier: the broker twin's read-only ``statistics()``, in virtual time."""
+"""Component tier: what the broker twin counts without changing anything: statistics() and queue_info."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import trio
 from trio.testing import MockClock
@@ -36,3 +38,15 @@ async def test_statistics_count_ready_unacked_delayed_dead_and_consumers(autojum
 
         await broker.aclose()
         assert broker.statistics("q") == MemoryQueueStatistics(ready=4, unacked=0, delayed=1, dead=1, consumers=0)
+
+
+async def test_memory_broker_counts_the_consumers_of_a_queue(queue_name: str) -> None:
+    """queue_info counts each consumer of the queue until it is cancelled, and no other queue's."""
+    broker = MemoryBroker()
+    sink_send, _sink_receive = trio.open_memory_channel[Any](10)
+    first = await broker.consume(queue_name, 5, sink_send)
+    await broker.consume(queue_name, 5, sink_send)
+    await broker.consume("elsewhere", 5, sink_send)
+    assert (await broker.queue_info(queue_name)).consumers == 2
+    await broker.cancel(first)
+    assert (await broker.queue_info(queue_name)).consumers == 1

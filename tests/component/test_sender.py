@@ -563,15 +563,3 @@ async def test_a_zero_summary_interval_logs_no_summary(
     await _drain(settings, broker, store, _simulated(settings))
     assert store.totals.sent == 4
     assert not [r for r in caplog.records if r.getMessage() == "summary"]
-
-
-async def test_memory_broker_counts_the_consumers_of_a_queue(queue_name: str) -> None:
-    """queue_info counts each consumer of the queue until it is cancelled, and no other queue's."""
-    broker = MemoryBroker()
-    sink_send, _sink_receive = trio.open_memory_channel[Any](10)
-    first = await broker.consume(queue_name, 5, sink_send)
-    await broker.consume(queue_name, 5, sink_send)
-    await broker.consume("elsewhere", 5, sink_send)
-    assert (await broker.queue_info(queue_name)).consumers == 2
-    await broker.cancel(first)
-    assert (await broker.queue_info(queue_name)).consumers == 1
