@@ -7,7 +7,7 @@ check: lint types test
 test *args:
     uv run pytest {{args}}
 
-# Only the fast tiers that need no servers.
+# Every test that needs no server, whatever its tier: all but those marked `services`.
 test-fast:
     uv run pytest -m "not services"
 
