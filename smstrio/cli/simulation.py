@@ -25,7 +25,8 @@ from smstrio.core.config import (
 )
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
-from smstrio.core.scenario import Scenario, SenderProfile, Thresholds, load_scenario, parse_sender_spec
+from smstrio.core.scenario import Scenario, SenderProfile, Thresholds
+from smstrio.core.scenario_file import load_scenario, parse_sender_spec
 from smstrio.nursery.signals import stop_on_signals
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def simulate(
         One sender, repeatable: "workers=50,mean=0.2,failure-rate=0.1,distribution=normal,name=fast".
         Keys not given come from --workers/--mean/--failure-rate/--distribution.
     scenario
-        A TOML scenario file (format: ``smstrio/core/scenario.py``); flags override its values.
+        A TOML scenario file (format: ``smstrio/core/scenario_file.py``); flags override its values.
     virtual_time
         Run on a virtual clock: no real waiting, durations are simulated seconds.
     json_output

@@ -1,44 +1,15 @@
-"""The simulation scenario: what to simulate and what counts as a pass. Pure, no I/O but reading the file.
+"""The simulation scenario: what to simulate and what counts as a pass. Pure.
 
-A scenario comes from flags (``--sender`` specs) or from a TOML file::
-
-    # campaign.toml
-    messages = 10000          # alerts to publish (default 1000)
-    seed = 7                  # optional: the same seed gives the same run
-
-    [thresholds]              # all optional; a crossed threshold fails the run (exit 1)
-    max_p99_s = 1.5           # 99th percentile of the send time, seconds
-    max_failure_rate = 0.15   # failed / (sent + failed)
-    max_duration_s = 120      # from the first publish to the last outcome recorded, seconds
-
-    [[senders]]               # one table per sender process; default: one sender of 50 workers
-    name = "fast"             # optional; default sender-1, sender-2, ...
-    workers = 50              # concurrent sends (default 50)
-    mean = 0.2                # mean send time, seconds (default 0.1)
-    failure_rate = 0.1        # probability that a send fails (default 0.1)
-    distribution = "normal"   # exponential (default), normal, uniform or constant
-
-    [[senders]]
-    workers = 10
-    mean = 1.0
-
-Keys may be spelt with ``-`` or ``_``. A ``--sender`` spec has the same keys as a
-``[[senders]]`` table, comma-separated: ``workers=50,mean=0.2,failure-rate=0.1,distribution=normal``.
+Scenarios are read from flags and TOML files by :mod:`smstrio.core.scenario_file`.
 """
 
 from __future__ import annotations
 
 import math
-import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
 
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
-
-T = TypeVar("T")
 
 MAX_MESSAGES = 10_000_000
 """About 600 bytes of memory each while queued (the in-memory broker holds every published message)."""
@@ -125,128 +96,3 @@ class Scenario:
         if any(p.mean == 0 for p in self.senders):
             return 0.0
         return self.messages / sum(p.workers / p.mean for p in self.senders)
-
-
-_SENDER_KEYS = ("name", "workers", "mean", "failure_rate", "distribution")
-_THRESHOLD_KEYS = ("max_p99_s", "max_failure_rate", "max_duration_s")
-_TOP_KEYS = ("messages", "seed", "senders", "thresholds")
-
-
-def _key(raw: str) -> str:
-    return raw.strip().replace("-", "_")
-
-
-def _spelled(keys: tuple[str, ...]) -> str:
-    return ", ".join(k.replace("_", "-") for k in keys)
-
-
-def _convert(key: str, value: Any) -> Any:
-    """``value`` as the type of field ``key``; raise ``ValueError`` saying what was expected."""
-    if key in ("workers", "messages", "seed"):
-        if isinstance(value, str):
-            value = value.strip()
-            if not value.lstrip("-").isdigit():
-                raise ValueError(f"expected an integer, got {value!r}")
-            return int(value)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ValueError(f"expected an integer, got {value!r}")
-        return value
-    if key in ("mean", "failure_rate", *_THRESHOLD_KEYS):
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                raise ValueError(f"expected a number, got {value!r}") from None
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ValueError(f"expected a number, got {value!r}")
-        return float(value)
-    if key == "distribution":
-        try:
-            return Distribution(str(value).strip().lower())
-        except ValueError:
-            raise ValueError(f"expected one of {', '.join(d.value for d in Distribution)}, got {value!r}") from None
-    if key == "name":
-        if not isinstance(value, str):
-            raise ValueError(f"expected a string, got {value!r}")
-        return value.strip()
-    raise AssertionError(key)
-
-
-def _fields(table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for raw, value in table.items():
-        key = _key(raw)
-        if key not in allowed:
-            raise ConfigError(f"{where}: unknown key {raw!r} (expected {_spelled(allowed)})")
-        if key in fields:
-            raise ConfigError(f"{where}: {raw!r} given twice")
-        try:
-            fields[key] = _convert(key, value)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: {raw}: {exc}") from None
-    return fields
-
-
-def _build(cls: Callable[..., T], fields: dict[str, Any], where: str) -> T:
-    try:
-        return cls(**fields)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
-def parse_sender_spec(spec: str, base: SenderProfile | None = None) -> SenderProfile:
-    """A profile from ``workers=50,mean=0.2,failure-rate=0.1,distribution=normal``; other keys from ``base``."""
-    where = f"--sender {spec!r}"
-    table: dict[str, str] = {}
-    for item in spec.split(","):
-        if not item.strip():
-            continue
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{where}: expected KEY=VALUE pairs separated by commas, got {item.strip()!r}")
-        if key.strip() in table:
-            raise ConfigError(f"{where}: {key.strip()!r} given twice")
-        table[key.strip()] = value.strip()
-    if not table:
-        raise ConfigError(f"{where}: empty; expected KEY=VALUE pairs such as workers=50,mean=0.2")
-    fields = _fields(table, _SENDER_KEYS, where)
-    try:
-        return replace(base or SenderProfile(), **fields)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
-def scenario_from_mapping(data: Mapping[str, Any], source: str) -> Scenario:
-    """A scenario from parsed TOML; errors start with ``source`` and name the key."""
-    top = _fields({k: v for k, v in data.items() if _key(k) not in ("senders", "thresholds")}, _TOP_KEYS, source)
-    fields: dict[str, Any] = dict(top)
-    for raw, value in data.items():
-        key = _key(raw)
-        if key == "thresholds":
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{source}: thresholds: expected a table [thresholds]")
-            where = f"{source}: thresholds"
-            fields["thresholds"] = _build(Thresholds, _fields(value, _THRESHOLD_KEYS, where), where)
-        elif key == "senders":
-            if not isinstance(value, list) or not all(isinstance(t, Mapping) for t in value):
-                raise ConfigError(f"{source}: senders: expected tables [[senders]]")
-            profiles = []
-            for number, table in enumerate(value, 1):
-                where = f"{source}: senders[{number}]"
-                profiles.append(_build(SenderProfile, _fields(table, _SENDER_KEYS, where), where))
-            fields["senders"] = tuple(profiles)
-    return _build(Scenario, fields, source)
-
-
-def load_scenario(path: Path) -> Scenario:
-    """Read a TOML scenario file (format in this module's docstring)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"{path}: cannot read the scenario: {reason}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return scenario_from_mapping(data, str(path))

@@ -8,7 +8,8 @@ import pytest
 
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
-from smstrio.core.scenario import Scenario, SenderProfile, Thresholds, load_scenario, parse_sender_spec
+from smstrio.core.scenario import Scenario, SenderProfile, Thresholds
+from smstrio.core.scenario_file import load_scenario, parse_sender_spec
 
 
 def _constant(workers: int, mean: float, *, failure_rate: float = 0.0, name: str | None = None) -> SenderProfile:
