@@ -49,32 +49,37 @@ bench-plan *args:
 # --- Containers (compose.yaml; needs Docker Compose or Podman: COMPOSE="podman compose") ---
 
 compose := env("COMPOSE", "docker compose")
+# For commands that start no container: without .env, .env.example's placeholders stand in for the
+# variables compose.yaml requires (only compose reads them then; no container is made with them).
+compose_no_start := compose + ' $(test -f .env || echo "--env-file .env.example")'
 
-# Build the image and start RabbitMQ, Redis, the monitor and one sender; wait until healthy.
-up:
-    @test -f .env || { echo "copy .env.example to .env and set its passwords first" >&2; exit 1; }
-    @! grep -Eq '^[^#]*change-me' .env || { echo ".env still holds change-me placeholders: set real passwords" >&2; exit 1; }
+# Without .env, write one with random passwords (scripts/dotenv.py); stop if .env holds change-me.
+_dotenv:
+    @python3 scripts/dotenv.py
+
+# Write .env if there is none, build the image, start RabbitMQ, Redis, the monitor and one sender; wait until healthy.
+up: _dotenv
     {{compose}} up --build --detach --wait
 
-# Stop and remove the stack's containers (the data volumes stay; `docker compose down -v` drops them).
-down:
-    {{compose}} down
+# Stop and remove the stack's containers; the data volumes stay (`just down -v` drops them too).
+down *args:
+    {{compose_no_start}} down {{args}}
 
 # Run N sender containers (more or fewer than now).
-scale n:
+scale n: _dotenv
     {{compose}} up --detach --wait --no-recreate --scale sender={{n}} sender
 
 # Publish N alerts with a one-shot producer container.
-produce n="1000":
+produce n="1000": _dotenv
     {{compose}} run --rm producer produce {{n}}
 
 # Follow the stack's logs (optionally of some services: `just logs sender`).
 logs *services:
-    {{compose}} logs --follow {{services}}
+    {{compose_no_start}} logs --follow {{services}}
 
 # Print the statistics once, as JSON, from inside the monitor container.
 stats:
-    {{compose}} exec monitor smstrio stats
+    {{compose_no_start}} exec monitor smstrio stats
 
 # --- Local processes, no containers (logs and pids under logs/, or $SMSTRIO_LOCAL_DIR) ---
 

@@ -161,16 +161,37 @@ def test_compose_services_have_health_checks_and_wait_for_healthy_servers() -> N
 
 
 def test_compose_keeps_broker_and_redis_data_in_named_volumes() -> None:
-    """RabbitMQ and Redis data live in named volumes; Redis persists append-only and requires a password."""
+    """RabbitMQ and Redis data live in named volumes; the management UI is published on loopback only."""
     assert set(COMPOSE["volumes"]) == {"rabbitmq-data", "redis-data"}
     services = COMPOSE["services"]
     assert "rabbitmq-data:/var/lib/rabbitmq" in services["rabbitmq"]["volumes"]
     assert "redis-data:/data" in services["redis"]["volumes"]
-    redis_command = " ".join(services["redis"]["command"])
-    assert "--appendonly yes" in redis_command
-    assert "--requirepass" in redis_command
     assert services["rabbitmq"]["image"].endswith("-management")
     assert "127.0.0.1:15672:15672" in services["rabbitmq"]["ports"]
+
+
+def test_redis_runs_through_its_entrypoint_with_the_password_in_a_config_file() -> None:
+    """Redis runs `redis-server CONF` through its entrypoint; its password is in that file only, not env or command."""
+    redis = COMPOSE["services"]["redis"]
+    assert "entrypoint" not in redis
+    assert "environment" not in redis
+    (mount,) = redis["configs"]
+    assert redis["command"] == ["redis-server", mount["target"]]
+    assert (mount["source"], mount["uid"], mount["mode"]) == ("redis-conf", "999", 0o400)
+    content = interpolate(COMPOSE["configs"]["redis-conf"]["content"], env_example())
+    assert content.splitlines() == ["appendonly yes", f"requirepass {env_example()['REDIS_PASSWORD']}"]
+    assert "REDIS_PASSWORD" not in json.dumps(redis)
+    check = " ".join(redis["healthcheck"]["test"])
+    assert mount["target"] in check
+    assert "REDISCLI_AUTH" in check
+
+
+def test_compose_builds_one_image_once() -> None:
+    """Only the monitor carries `build:`; every smstrio service runs that one image, so compose builds it once."""
+    services = COMPOSE["services"]
+    assert [name for name, service in services.items() if "build" in service] == ["monitor"]
+    assert services["monitor"]["build"] == {"context": ".", "dockerfile": "containers/Containerfile"}
+    assert {services[name]["image"] for name in SMSTRIO_SERVICES} == {"${SMSTRIO_IMAGE:-smstrio:local}"}
 
 
 def test_sender_scales_and_producer_is_one_shot_behind_a_profile() -> None:
@@ -194,12 +215,13 @@ def test_no_secret_is_committed() -> None:
             raw = COMPOSE["services"][service]["environment"][key]
             assert re.search(r":\$\{\w+_PASSWORD:\?[^}]*\}@", raw), f"{service} {key} has a literal password"
     assert COMPOSE["services"]["rabbitmq"]["environment"]["RABBITMQ_DEFAULT_PASS"].startswith("${RABBITMQ_PASSWORD")
+    assert "requirepass ${REDIS_PASSWORD:?" in COMPOSE["configs"]["redis-conf"]["content"]
     for ignore in (".gitignore", ".dockerignore"):
         assert ".env" in (ROOT / ignore).read_text().split(), ignore
 
 
 def test_containerfile_builds_in_stages_from_the_lock_as_non_root() -> None:
-    """Multi-stage, `uv sync --frozen --no-dev`, a slim final stage run by a non-root user, smstrio the entrypoint."""
+    """Multi-stage, `uv sync --frozen --no-dev`, a slim non-root final stage README names, smstrio the entrypoint."""
     instructions = containerfile()
     assert sum(ins == "FROM" for ins, _ in instructions) >= 2
     runs = [args for ins, args in instructions if ins == "RUN"]
@@ -208,11 +230,20 @@ def test_containerfile_builds_in_stages_from_the_lock_as_non_root() -> None:
     args = dict(final)
     default_image = next(a for i, a in instructions if i == "ARG" and a.startswith("PYTHON_IMAGE="))
     assert re.fullmatch(r"PYTHON_IMAGE=python:3\.\d+-slim(-\w+)?", default_image)
+    assert f"`{default_image.removeprefix('PYTHON_IMAGE=')}`" in (ROOT / "README.md").read_text()
     assert args["FROM"] == "${PYTHON_IMAGE}"
     assert args["USER"].split(":")[0] not in {"root", "0"}
     assert json.loads(args["ENTRYPOINT"]) == ["smstrio"]
     assert "/app/healthcheck.py" in args["HEALTHCHECK"]
     assert "/app/healthcheck.py" in " ".join(a for i, a in final if i == "COPY")
+
+
+def test_containerfile_fetches_no_frontend_and_exposes_no_port() -> None:
+    """No `# syntax=` line (a frontend fetched from a registry), no EXPOSE; compose publishes the monitor's port."""
+    text = (ROOT / "containers" / "Containerfile").read_text()
+    assert not re.search(r"^#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE)
+    assert [ins for ins, _ in containerfile() if ins == "EXPOSE"] == []
+    assert COMPOSE["services"]["monitor"]["ports"] == ["127.0.0.1:8080:8080"]
 
 
 def test_build_context_has_what_the_containerfile_copies() -> None:
@@ -247,12 +278,14 @@ def test_health_check_finds_the_role_of_the_main_process(cmdline: bytes, role: s
 
 
 def test_justfile_recipes_are_documented_in_readme() -> None:
-    """Every just recipe has a one-line comment and appears in README.md as `just NAME`."""
+    """Every just recipe has a one-line comment; every public one appears in README.md as `just NAME`."""
     dump = subprocess.run([JUST, "--dump", "--dump-format", "json"], cwd=ROOT, capture_output=True, check=True)
     recipes = json.loads(dump.stdout)["recipes"]
     readme = (ROOT / "README.md").read_text()
     for name, recipe in recipes.items():
         assert recipe["doc"], f"recipe {name} has no comment"
+        if recipe["private"]:
+            continue
         assert re.search(rf"just {re.escape(name)}\b(?!-)", readme), f"README.md does not list `just {name}`"
 
 
