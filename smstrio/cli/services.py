@@ -252,7 +252,7 @@ def dead(*, requeue: bool = False, limit: int = 100, flags: ServiceFlags = DEFAU
     requeue
         Move the dead letters back to the queue instead of listing them.
     limit
-        At most this many dead letters [default 100].
+        At most this many dead letters.
     """
     common = flags.resolve(sources())
     if limit < 1:

@@ -194,11 +194,11 @@ def plan(
     mean
         Mean simulated send time in seconds.
     failure_rate
-        Probability that a send fails, 0 to 1 [default 0.1].
+        Probability that a send fails, 0 to 1.
     distribution
-        How send times are drawn around the mean [default exponential].
+        How send times are drawn around the mean.
     max_workers
-        The most workers to consider [default 10000].
+        The most workers to consider.
     workers_per_process
         Answer in sender processes of this many workers each: the fewest such processes that pass.
     verify
