@@ -158,10 +158,13 @@ class StatsStore(Protocol):
 
 
 class Gateway(Protocol):
-    """Where an SMS is sent: the simulated gateway, or a real one some day."""
+    """Where an SMS is sent: the simulated gateway, or a real one such as an HTTP SMS API."""
 
     async def send(self, sms: Sms) -> bool:
-        """Send one SMS; say whether it was delivered."""
+        """Send one SMS; say whether it was delivered, or raise :class:`~smstrio.core.errors.GatewayError`
+        (not delivered, maybe with the wait the gateway asked for before a retry)."""
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Whatever the gateway keeps running while a sender uses it; the sender starts it and cancels it."""
+        """Whatever the gateway keeps running while a sender uses it; the sender starts it and cancels it.
+
+        Raising before ``task_status.started()`` (say, the gateway is unreachable) stops the sender."""

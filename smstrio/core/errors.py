@@ -5,7 +5,8 @@
     ├── DecodeError          a queue message body is not a valid SMS alert
     ├── ServiceError         a server is unreachable or misbehaved (exit 3)
     │   ├── BrokerError      RabbitMQ
-    │   └── StoreError       Redis
+    │   ├── StoreError       Redis
+    │   └── GatewayError     the SMS gateway: unreachable at start, or a send it refused or left unanswered
     └── PublishError         the broker did not confirm every message (exit 1)
 
 Adapters translate library exceptions into this tree with ``raise X from exc``;
@@ -35,6 +36,20 @@ class BrokerError(ServiceError):
 
 class StoreError(ServiceError):
     """Redis is unreachable, or failed a command."""
+
+
+class GatewayError(ServiceError):
+    """The SMS gateway is unreachable, or refused a send or did not answer it in time.
+
+    A sender counts a refused send as failed and retries it (within ``--max-attempts``) no sooner
+    than ``retry_after`` seconds, when the gateway asked for a wait; a ``permanent`` refusal (a
+    4xx other than 429: the request itself is wrong) is not retried.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
 
 
 class PublishError(SmstrioError):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import trio
 
 from smstrio.core.config import SenderSettings
-from smstrio.core.errors import DecodeError
+from smstrio.core.errors import DecodeError, GatewayError
 from smstrio.core.logs import event
 from smstrio.core.message import decode, parse_message_id
 from smstrio.core.stats import Outcome, OutcomeRecord
@@ -33,8 +33,9 @@ async def attempt(delivery: Delivery, gateway: Gateway, s: SenderSettings) -> Re
     """Decode ``delivery``, send it through ``gateway`` and say what became of it.
 
     Malformed: invalid, with a dead letter. A failed send before the last attempt: retried,
-    with the message to send back. Otherwise sent or failed, with its service time and
-    end-to-end latency.
+    with the message to send back, after ``retry_delay * 2**(attempt - 1)`` seconds or the
+    wait the gateway asked for, whichever is longer. A permanent refusal, or a failed last
+    attempt: failed. Otherwise sent. Sent and failed carry the service time and end-to-end latency.
     """
     try:
         sms = decode(delivery.body)
@@ -51,16 +52,21 @@ async def attempt(delivery: Delivery, gateway: Gateway, s: SenderSettings) -> Re
             DeadLetter(delivery.body, delivery.message_id, str(exc)),
         )
     started = trio.current_time()
+    wait, final = 0.0, False
     try:
         delivered = await gateway.send(sms)
-    except Exception as exc:  # a gateway error is a failed send, not a crashed worker
+    except GatewayError as exc:  # refused or unanswered: a failed send, which the counts show
+        level = logging.WARNING if exc.permanent else logging.DEBUG  # permanent: the request itself is wrong
+        event(log, "send refused", level=level, error=str(exc), message_id=sms.message_id)
+        delivered, wait, final = False, exc.retry_after or 0.0, exc.permanent
+    except Exception as exc:  # any other gateway error is a failed send too, not a crashed worker
         event(log, "gateway error", level=logging.WARNING, error=repr(exc), message_id=sms.message_id)
         delivered = False
     elapsed_us = round((trio.current_time() - started) * 1e6)
     # created_at is the producer's wall clock, so latency is too; clock skew may make it negative.
     latency_us = max(0, round((time.time() - sms.created_at) * 1e6))
-    if not delivered and delivery.attempt < s.max_attempts:
-        delay = s.retry_delay * 2 ** (delivery.attempt - 1)
+    if not delivered and not final and delivery.attempt < s.max_attempts:
+        delay = max(s.retry_delay * 2 ** (delivery.attempt - 1), wait)
         again = Retry(delivery.body, delivery.message_id, delivery.attempt + 1, delay)
         return Result(delivery.tag, OutcomeRecord(outcome=Outcome.RETRIED), retry=again)
     outcome = Outcome.SENT if delivered else Outcome.FAILED
