@@ -171,7 +171,7 @@ def monitor(
     token: str | None = None,
     flags: ServiceFlags = DEFAULT_FLAGS,
 ) -> None:
-    """Show the statistics every interval and serve them over HTTP (/, /stats, /metrics, /healthz).
+    """Show the statistics every interval and serve them over HTTP (/, /stats, /rates, /metrics, /healthz).
 
     On stdout: one JSON line per interval, or a live table when stdout is a terminal.
 
@@ -186,7 +186,7 @@ def monitor(
     json_lines
         Print JSON lines even on a terminal.
     token
-        Require "Authorization: Bearer TOKEN" on /, /stats and /metrics; / also takes ?token=TOKEN
+        Require "Authorization: Bearer TOKEN" on /, /stats, /rates and /metrics; / also takes ?token=TOKEN
         [env MONITOR_TOKEN; default: no token].
     """
     src = sources()

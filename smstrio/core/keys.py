@@ -62,5 +62,6 @@ class Keys:
         return f"{self._base}:*"
 
 
-RATE_TTL_S = 120
-"""How long a per-second rate counter lives."""
+RATE_TTL_S = 130
+"""How long a per-second rate counter lives: longer than the 120 s before the current second that a
+view reads (``smstrio.core.stats.RATE_HISTORY_S``), so the oldest of them is still there."""

@@ -15,8 +15,10 @@ from smstrio.core.histogram import Histogram
 
 RATE_WINDOW_S = 5
 """``throughput_per_s`` is the mean over this many whole seconds before the current one."""
-RATE_HISTORY_S = 60
-"""Stores report the per-second counts of this many whole seconds; ``rate_60s`` is their mean."""
+RATE_MINUTE_S = 60
+"""``rate_60s`` is the mean over this many whole seconds before the current one."""
+RATE_HISTORY_S = 120
+"""Stores report the per-second counts of this many whole seconds; snapshots carry them as ``rates``."""
 PERCENTILES = (50, 90, 95, 99)
 """The percentiles a snapshot reports for each histogram."""
 
@@ -165,6 +167,14 @@ class Percentiles:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RateHistory:
+    """Outcomes counted per whole second: ``per_s[i]`` during the second starting at Unix time ``start + i``."""
+
+    start: int = 0
+    per_s: Sequence[int] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StatsSnapshot:
     """The statistics of one queue: what ``smstrio stats`` prints and ``GET /stats`` returns."""
 
@@ -196,6 +206,8 @@ class StatsSnapshot:
     latency: Histogram = field(default_factory=Histogram)
     """The merged histogram behind ``latency_s`` (µs), for ``GET /metrics``; not in :meth:`to_json`."""
     latency_sum_us: int = 0
+    rates: RateHistory = field(default_factory=RateHistory)
+    """The store's per-second counts (the last ``RATE_HISTORY_S`` s), for ``GET /rates``; not in :meth:`to_json`."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; ``senders`` and percentiles become objects; histograms and sums stay out."""
@@ -206,7 +218,7 @@ class StatsSnapshot:
         return data
 
 
-_NOT_JSON = frozenset({"service", "service_sum_us", "latency", "latency_sum_us"})
+_NOT_JSON = frozenset({"service", "service_sum_us", "latency", "latency_sum_us", "rates"})
 
 
 def recent_seconds(now: float) -> range:
@@ -254,11 +266,12 @@ def snapshot(
         service_time_s=Percentiles.of(view.service),
         latency_s=Percentiles.of(view.latency),
         rate_1s=float(view.recent[-1]) if view.recent else 0.0,
-        rate_60s=round(sum(view.recent[-RATE_HISTORY_S:]) / RATE_HISTORY_S, 3),
+        rate_60s=round(sum(view.recent[-RATE_MINUTE_S:]) / RATE_MINUTE_S, 3),
         progress=round(processed / t.produced, 6) if t.produced else None,
         eta_s=eta(t.produced, processed, throughput),
         service=view.service,
         service_sum_us=t.service_us,
         latency=view.latency,
         latency_sum_us=t.latency_us,
+        rates=RateHistory(start=int(now) - len(view.recent), per_s=tuple(view.recent)),
     )

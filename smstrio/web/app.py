@@ -1,9 +1,10 @@
 """HTTP for the monitor: quart-trio on hypercorn.
 
-GET /         the live dashboard (``dashboard.html``: inline CSS and JS, polls /stats and /metrics)
+GET /         the live dashboard (``dashboard.html``: inline CSS and JS, polls /stats, /rates and /metrics)
 GET /stats    the latest statistics snapshot (JSON, refreshed once per interval)
+GET /rates    the same snapshot's outcomes per second over the last 120 s (JSON: ``start``, ``per_s``)
 GET /metrics  the same snapshot in the Prometheus text format (``smstrio.web.prometheus``)
-Both bodies are rendered once per snapshot and served as is until the next one.
+These bodies are rendered once per snapshot and served as is until the next one.
 GET /healthz  whether Redis and RabbitMQ answer (200 or 503, JSON)
 
 With a token (``MonitorSettings.token``) every endpoint but ``/healthz`` answers 401 unless the
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from importlib import resources
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -102,6 +104,7 @@ def create_app(monitor: MonitorView) -> QuartTrio:
     token = monitor.token
     page = dashboard_page(monitor.interval)
     stats_body = PerSnapshot(lambda snap: json.dumps(snap.to_json(), separators=(",", ":")).encode())
+    rates_body = PerSnapshot(lambda snap: json.dumps(asdict(snap.rates), separators=(",", ":")).encode())
     metrics_body = PerSnapshot(prometheus.render)
 
     @app.before_request
@@ -123,6 +126,11 @@ def create_app(monitor: MonitorView) -> QuartTrio:
     @app.get("/stats")
     async def stats() -> Response:
         body = stats_body(await monitor.current())
+        return Response(body, status=200, content_type="application/json")
+
+    @app.get("/rates")
+    async def rates() -> Response:
+        body = rates_body(await monitor.current())
         return Response(body, status=200, content_type="application/json")
 
     @app.get("/metrics")

@@ -118,7 +118,7 @@ async def test_histograms_read_back_as_recorded(store: StatsStore) -> None:
 
 
 async def test_recent_counts_outcomes_per_whole_second(world: World, store: StatsStore) -> None:
-    """view().recent holds the outcomes counted in each of the last 60 whole seconds, oldest first."""
+    """view().recent holds the outcomes counted in each of the last 120 whole seconds, oldest first."""
     await world.advance(math.floor(world.now()) + 1.05 - world.now())
     await store.record([_sent(0), _sent(1), _sent(1), OutcomeRecord(outcome=Outcome.INVALID)])
     await world.advance(1.0)

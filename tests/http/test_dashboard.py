@@ -18,6 +18,7 @@ from smstrio.adapters.amqp.broker import AmqpBroker
 from smstrio.adapters.redis.store import RedisStore
 from smstrio.core.config import Common, MonitorSettings, ProducerSettings, SenderSettings
 from smstrio.core.distributions import Distribution, sampler
+from smstrio.core.stats import RATE_HISTORY_S
 from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
@@ -72,10 +73,11 @@ class Page(HTMLParser):
         return None if raw == "" else float(raw)
 
 
-async def _load(chromium: str, url: str, profile: Path) -> Page:
-    """Load ``url`` in headless Chromium, let the page poll for 2 virtual seconds, and parse the DOM."""
+async def _load(chromium: str, url: str, profile: Path, budget_ms: int = 2000) -> Page:
+    """Load ``url`` in headless Chromium, let the page run for ``budget_ms`` virtual milliseconds (virtual
+    time stands still while a request is pending), and parse the DOM."""
     argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-    argv += [f"--user-data-dir={profile}", "--virtual-time-budget=2000", "--dump-dom", url]
+    argv += [f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}", "--dump-dom", url]
     with trio.fail_after(25):
         result = await trio.run_process(argv, capture_stdout=True, capture_stderr=True, check=False)
     assert result.returncode == 0, result.stderr.decode(errors="replace")[-2000:]
@@ -150,10 +152,40 @@ async def test_dashboard_shows_the_live_numbers_of_stats(
         stats = seen[shown_at]
         _assert_page_matches(page, stats)
         assert stats["processed"] < stats["produced"] == 3000, "messages were not flowing while the page loaded"
-        assert int(page.attrs["chart"]["data-points"]) >= 1
+        assert int(page.attrs["throughput-chart"]["data-points"]) >= RATE_HISTORY_S
         histogram_totals = {s["sent"] + s["failed"] for s in seen.values()}
         assert int(page.attrs["hist-service_time"]["data-total"]) in histogram_totals
         assert int(page.attrs["hist-latency"]["data-total"]) in histogram_totals
     assert first.number("updated_at") < second.number("updated_at")  # type: ignore[operator]
     assert 0 < first.number("sent") < second.number("sent")  # type: ignore[operator]
     assert first.number("queue_depth") > second.number("queue_depth")  # type: ignore[operator]
+
+
+async def test_dashboard_chart_is_full_at_first_paint(
+    broker: AmqpBroker, store: RedisStore, queue_name: str, chromium: str, tmp_path: Path
+) -> None:
+    """After its first poll the dashboard's chart already draws one point per second of the last 120, rates included."""
+    common = Common(queue=queue_name, amqp_url=AMQP_URL, redis_url=REDIS_URL)
+    rng = random.Random(5)
+    sending = SenderSettings(common=common, workers=10, mean=0.02, failure_rate=0.0, grace=1.0)
+    gateway = SimulatedGateway(sampler(sending.distribution, sending.mean, rng), sending.failure_rate, rng)
+    monitor_broker = await AmqpBroker.connect(AMQP_URL, name="smstrio dashboard chart test monitor")
+    monitor_store = await RedisStore.connect(REDIS_URL, queue_name)
+    try:
+        with trio.fail_after(60):
+            await run_producer(ProducerSettings(common=common, count=2000, window=500), broker, store)
+            async with trio.open_nursery() as nursery:
+                settings = MonitorSettings(common=common, port=0, interval=INTERVAL_S)
+                (url,) = await nursery.start(run_monitor, settings, monitor_broker, monitor_store)
+                sender: Sender = await nursery.start(run_sender, sending, broker, store, gateway)
+                await trio.sleep(3.0)
+                page = await _load(chromium, url + "/", tmp_path / "profile", budget_ms=int(INTERVAL_S * 1000) // 2)
+                sender.stop()
+                nursery.cancel_scope.cancel()
+    finally:
+        await monitor_broker.aclose()
+        await monitor_store.aclose()
+
+    assert page.attrs["status"]["data-polls"] == "1"
+    assert int(page.attrs["throughput-chart"]["data-points"]) == RATE_HISTORY_S
+    assert page.number("chart-max") > 1, "the chart drew no outcomes"  # type: ignore[operator]

@@ -16,9 +16,9 @@ from smstrio.adapters.memory import MemoryBroker, MemoryStore
 from smstrio.core.config import Common, MonitorSettings
 from smstrio.core.errors import StoreError
 from smstrio.core.message import encode, random_sms
-from smstrio.core.stats import Outcome, OutcomeRecord, SenderInfo
+from smstrio.core.stats import Outcome, OutcomeRecord, SenderInfo, StatsSnapshot, snapshot
 from smstrio.ports import Outgoing
-from smstrio.roles.monitor import Monitor
+from smstrio.roles.monitor import Health, Monitor
 from smstrio.testing import Clock, http_get
 from smstrio.web.app import INTERVAL_MARKER, create_app
 from smstrio.web.serve import run_monitor
@@ -118,6 +118,38 @@ async def test_stats_serves_the_cached_snapshot(queue_name: str) -> None:
     assert (await (await client.get("/stats")).get_json())["produced"] == 3
 
 
+@dataclass
+class Fixed:
+    """A MonitorView serving one given snapshot."""
+
+    snap: StatsSnapshot
+    token: str | None = None
+    interval: float = 1.0
+
+    async def current(self) -> StatsSnapshot:
+        await trio.lowlevel.checkpoint()
+        return self.snap
+
+    async def health(self) -> Health:
+        raise NotImplementedError
+
+
+async def test_rates_serves_the_outcomes_of_each_of_the_last_120_seconds() -> None:
+    """GET /rates returns the outcomes counted in each of the last 120 whole seconds, oldest first, and the first."""
+    clock = Clock(1_000.5)
+    store = MemoryStore(clock=clock)
+    await store.record([OutcomeRecord(outcome=Outcome.SENT, run=RUN, seq=0), OutcomeRecord(outcome=Outcome.INVALID)])
+    clock.now = 1_002.5
+    await store.record([OutcomeRecord(outcome=Outcome.FAILED, run=RUN, seq=1)])
+    clock.now = 1_003.25
+    snap = snapshot("q", await store.view(), queue_depth=None, now=clock.now)
+
+    response = await create_app(Fixed(snap)).test_client().get("/rates")
+
+    assert (response.status_code, response.content_type) == (200, "application/json")
+    assert await response.get_json() == {"start": 883, "per_s": [0] * 117 + [2, 0, 1]}
+
+
 async def test_healthz_ok(queue_name: str) -> None:
     """GET /healthz answers 200 and ok when both services answer."""
     response = await create_app(_monitor(queue_name)).test_client().get("/healthz")
@@ -189,7 +221,7 @@ async def test_dashboard_is_served_self_contained(queue_name: str) -> None:
     assert '<body data-interval="2.5">' in page
     assert INTERVAL_MARKER not in page
     assert not re.search(r"""\s(src|href)=|<link|@import|url\(""", page), "the page must work offline"
-    for element in ('id="sent"', 'id="progress-fill"', 'id="chart"', 'id="senders"', 'id="hist-latency"'):
+    for element in ('id="sent"', 'id="progress-fill"', 'id="throughput-chart"', 'id="senders"', 'id="hist-latency"'):
         assert element in page
 
 
@@ -205,12 +237,12 @@ def _guarded(queue: str) -> Monitor:
     )
 
 
-@pytest.mark.parametrize("path", ["/", "/stats", "/metrics"])
+@pytest.mark.parametrize("path", ["/", "/stats", "/rates", "/metrics"])
 @pytest.mark.parametrize(
     "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}]
 )
 async def test_token_guards_every_endpoint_but_healthz(queue_name: str, path: str, headers: dict[str, str]) -> None:
-    """With a token, /, /stats and /metrics answer 401 with a JSON error unless the Bearer header matches."""
+    """With a token, /, /stats, /rates and /metrics answer 401 with a JSON error unless the Bearer header matches."""
     monitor = _guarded(queue_name)
     await monitor.refresh()
 
@@ -221,7 +253,7 @@ async def test_token_guards_every_endpoint_but_healthz(queue_name: str, path: st
     assert (await response.get_json())["error"].startswith("unauthorized")
 
 
-@pytest.mark.parametrize("path", ["/", "/stats", "/metrics", "/healthz"])
+@pytest.mark.parametrize("path", ["/", "/stats", "/rates", "/metrics", "/healthz"])
 async def test_token_lets_the_bearer_in(queue_name: str, path: str) -> None:
     """With a token, the right Bearer header opens every endpoint; /healthz needs none."""
     monitor = _guarded(queue_name)

@@ -9,11 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from smstrio.core.keys import RATE_TTL_S
 from smstrio.core.stats import (
     RATE_HISTORY_S,
     RATE_WINDOW_S,
     Counted,
     Percentiles,
+    RateHistory,
     SenderInfo,
     StatsSnapshot,
     StoreView,
@@ -242,11 +244,24 @@ def test_snapshot_percentiles_come_from_merged_buckets() -> None:
 
 def test_snapshot_rates_and_progress() -> None:
     """rate_1s is the last whole second, rate_60s the mean of the last 60, progress is processed / produced."""
-    recent = [0] * (RATE_HISTORY_S - 3) + [30, 60, 90]
+    recent = [600] + [0] * (RATE_HISTORY_S - 4) + [30, 60, 90]
     view = StoreView(totals=Totals(produced=400, sent=90, failed=9, invalid=1), recent=recent)
     snap = snapshot("q", view, queue_depth=None, now=0.0)
     assert (snap.rate_1s, snap.rate_60s, snap.progress) == (90.0, 3.0, 0.25)
     assert snap.throughput_per_s == 36.0
+
+
+def test_snapshot_carries_the_per_second_history_out_of_its_json() -> None:
+    """A snapshot carries the store's per-second counts and the second they start at, and leaves them out of to_json."""
+    recent = [5] + [0] * (RATE_HISTORY_S - 2) + [7]
+    snap = snapshot("q", StoreView(totals=Totals(), recent=recent), queue_depth=None, now=1_000.75)
+    assert snap.rates == RateHistory(start=880, per_s=tuple(recent))
+    assert "rates" not in snap.to_json()
+
+
+def test_rate_counters_outlive_the_history_a_view_reads() -> None:
+    """A per-second counter in Redis lives past the oldest second a view reads (the history plus the current second)."""
+    assert RATE_TTL_S > RATE_HISTORY_S + 1
 
 
 def test_snapshot_progress_is_null_before_anything_is_produced() -> None:
