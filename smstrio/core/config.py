@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
+from smstrio.core.gateway import GatewaySettings
 from smstrio.core.sources import Sources
 
 _QUEUE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
@@ -210,6 +211,8 @@ class SenderSettings:
     """How long a batch of outcomes that is not full waits for more before it is stored and acknowledged."""
     summary_interval: float = 5.0
     """Seconds between the ``summary`` log lines of this sender's own work; 0: none."""
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    """Where sends go; ``mean``, ``failure_rate`` and ``distribution`` apply to the simulated gateway only."""
 
     def __post_init__(self) -> None:
         _check(1 <= self.workers <= 100_000, f"workers must be within 1..100000, got {self.workers}")
