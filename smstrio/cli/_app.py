@@ -69,6 +69,8 @@ class ServiceFlags:
     "DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO]."
     log_file: Path | None = None
     "Also append the JSON log lines to this file [env LOG_FILE]."
+    log_format: str | None = None
+    "Log lines on stderr: auto (console on a terminal, else json), console or json [env LOG_FORMAT; default auto]."
     queue_type: str | None = None
     "classic or quorum; every command on a queue must agree [env QUEUE_TYPE; default classic]."
     amqp_ca: Path | None = None
@@ -92,6 +94,7 @@ class ServiceFlags:
             queue=self.queue,
             log_level=self.log_level,
             log_file=self.log_file,
+            log_format=self.log_format,
             amqp_tls=TlsFiles(ca=self.amqp_ca, cert=self.amqp_cert, key=self.amqp_key),
             redis_tls=TlsFiles(ca=self.redis_ca, cert=self.redis_cert, key=self.redis_key),
             queue_type=self.queue_type,
@@ -146,7 +149,8 @@ def run_command(
 
     ``clock``: a ``MockClock`` runs the in-memory simulation in virtual time.
     """
-    logs.setup(common.log_level, common.log_file)
+    color = False if os.environ.get("NO_COLOR") else None  # no-color.org; else colours on a terminal
+    logs.setup(common.log_level, common.log_file, log_format=common.log_format, color=color)
     try:
         with logs.bind(role=role, queue=common.queue):
             code = trio.run(main, clock=clock)

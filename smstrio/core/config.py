@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
 from smstrio.core.gateway import GatewaySettings
+from smstrio.core.logs import LOG_FORMATS
 from smstrio.core.sources import Sources
 
 _QUEUE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
@@ -102,6 +103,8 @@ class Common:
     queue: str = DEFAULT_QUEUE
     log_level: str = "INFO"
     log_file: Path | None = None
+    log_format: str = "auto"
+    """``auto``, ``console`` or ``json``: the lines on stderr (see :func:`smstrio.core.logs.setup`)."""
     amqp_tls: TlsFiles = field(default_factory=TlsFiles)
     redis_tls: TlsFiles = field(default_factory=TlsFiles)
     queue_type: str = "classic"
@@ -118,6 +121,10 @@ class Common:
         self.redis_tls.check("--redis", self.redis_url, ("rediss", "rediss+cluster"))
         _check(bool(_QUEUE.match(self.queue)), f"invalid queue name {self.queue!r}: use 1 to 200 of A-Z a-z 0-9 . _ -")
         _check(self.log_level in _LEVELS, f"invalid log level {self.log_level!r}: one of {', '.join(_LEVELS)}")
+        _check(
+            self.log_format in LOG_FORMATS,
+            f"invalid log format {self.log_format!r}: one of {', '.join(LOG_FORMATS)}",
+        )
         _check(
             self.queue_type in QUEUE_TYPES, f"invalid queue type {self.queue_type!r}: one of {', '.join(QUEUE_TYPES)}"
         )
@@ -136,6 +143,7 @@ class Common:
         queue: str | None = None,
         log_level: str | None = None,
         log_file: Path | None = None,
+        log_format: str | None = None,
         amqp_tls: TlsFiles = TlsFiles(),
         redis_tls: TlsFiles = TlsFiles(),
         queue_type: str | None = None,
@@ -159,6 +167,7 @@ class Common:
             queue=src.pick(queue, ("QUEUE_NAME",), str, DEFAULT_QUEUE),
             log_level=src.pick(log_level, ("LOG_LEVEL",), str, "INFO").upper(),
             log_file=src.pick(log_file, ("LOG_FILE",), Path, None),
+            log_format=src.pick(log_format, ("LOG_FORMAT",), str, "auto").lower(),
             amqp_tls=_tls_files(src, "AMQP", amqp_tls),
             redis_tls=_tls_files(src, "REDIS", redis_tls),
             queue_type=src.pick(queue_type, ("QUEUE_TYPE",), str, "classic").lower(),

@@ -96,10 +96,11 @@ def test_invalid_monitor_settings_raise(changes: dict[str, Any], message: str) -
         ({"queue": "{tag}"}, "invalid queue name"),
         ({"queue": "q" * 201}, "invalid queue name"),
         ({"log_level": "VERBOSE"}, "invalid log level 'VERBOSE': one of DEBUG, INFO, WARNING, ERROR"),
+        ({"log_format": "pretty"}, "invalid log format 'pretty': one of auto, console, json"),
     ],
 )
 def test_invalid_common_settings_raise(changes: dict[str, Any], message: str) -> None:
-    """A malformed URL, queue name or log level raises ConfigError with a clear message."""
+    """A malformed URL, queue name, log level or log format raises ConfigError with a clear message."""
     with pytest.raises(ConfigError, match=re.escape(message)):
         Common(**changes)
 

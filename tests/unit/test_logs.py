@@ -6,7 +6,10 @@ import contextlib
 import io
 import json
 import logging
+import re
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,13 +18,21 @@ import trio
 from smstrio.core import logs
 
 
+class Terminal(io.StringIO):
+    """A StringIO that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 @contextlib.contextmanager
-def capture_logs(level: str) -> Iterator[io.StringIO]:
-    """The ``smstrio`` loggers set up to write JSON lines to a StringIO; their previous setup restored afterwards."""
+def capture_logs(level: str, stream: io.StringIO | None = None, **options: Any) -> Iterator[io.StringIO]:
+    """The ``smstrio`` loggers set up (``options`` as ``logs.setup`` takes them) to write to ``stream``,
+    a StringIO by default; their previous setup restored afterwards."""
     root = logging.getLogger("smstrio")
     handlers, previous_level, propagate = list(root.handlers), root.level, root.propagate
-    stream = io.StringIO()
-    logs.setup(level, stream=stream)
+    stream = io.StringIO() if stream is None else stream
+    logs.setup(level, stream=stream, **options)
     try:
         yield stream
     finally:
@@ -128,3 +139,104 @@ async def test_bound_context_is_inherited_by_child_tasks(log_stream: io.StringIO
     [record] = records(log_stream)
     assert (record["role"], record["sender"], record["worker"]) == ("sender", "s1", 7)
     assert logs.bound() == {}
+
+
+TIME = r"\d\d:\d\d:\d\d\.\d{3}"
+
+
+def test_console_line_is_time_level_padded_event_and_fields() -> None:
+    """A console line: local time, level, the event padded to EVENT_WIDTH, key=value (but the bound role and queue)."""
+    log = logging.getLogger("smstrio.test")
+    with capture_logs("DEBUG", log_format="console") as stream, logs.bind(role="sender", queue="alerts", worker=3):
+        logs.event(log, "sms sent", message_id="0123456789ab-1", elapsed_s=0.5)
+        logs.event(log, "lost the broker; reconnecting", level=logging.WARNING)
+    first, second = stream.getvalue().splitlines()
+    assert re.fullmatch(TIME + " INFO  sms sent {14}  message_id=0123456789ab-1 elapsed_s=0.5 worker=3", first)
+    assert re.fullmatch(TIME + " WARN  lost the broker; reconnecting  worker=3", second)
+
+
+def test_console_values_are_words_or_json() -> None:
+    """Words print as they are; text with spaces, null, booleans, lists and objects print as compact JSON."""
+    with capture_logs("DEBUG", log_format="console") as stream:
+        logs.event(
+            logging.getLogger("smstrio.test"),
+            "serving",
+            urls=["http://127.0.0.1:8080"],
+            error="connection refused",
+            depth=None,
+            ok=True,
+            p={"p50": 0.1},
+        )
+    fields = stream.getvalue().split("serving", 1)[1].strip()
+    assert fields == 'urls=["http://127.0.0.1:8080"] error="connection refused" depth=null ok=true p={"p50":0.1}'
+
+
+def test_console_line_shows_a_logged_exception_as_error() -> None:
+    """A logged exception appears on the console line as the error field."""
+    with capture_logs("DEBUG", log_format="console") as stream:
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            logging.getLogger("smstrio.test").exception("crashed")
+    assert re.fullmatch(TIME + " ERROR crashed {15}  error=RuntimeError\\('boom'\\)", stream.getvalue().rstrip())
+
+
+def test_console_colours_the_level_by_severity_and_the_event_bold() -> None:
+    """With colours, the level is green, yellow or red by severity, the event bold and each key cyan."""
+    with capture_logs("DEBUG", log_format="console", color=True) as stream:
+        log = logging.getLogger("smstrio.test")
+        logs.event(log, "consuming", workers=2)
+        logs.event(log, "stats unavailable", level=logging.WARNING)
+        logs.event(log, "crashed", level=logging.ERROR)
+    info, warning, error = stream.getvalue().splitlines()
+    assert "\x1b[32mINFO \x1b[0m \x1b[1mconsuming" in info
+    assert "\x1b[36mworkers\x1b[0m=2" in info
+    assert "\x1b[33mWARN \x1b[0m" in warning
+    assert "\x1b[31mERROR\x1b[0m" in error
+
+
+@pytest.mark.parametrize(
+    ("stream", "log_format", "console", "coloured"),
+    [
+        (Terminal(), "auto", True, True),
+        (io.StringIO(), "auto", False, False),
+        (Terminal(), "json", False, False),
+        (io.StringIO(), "console", True, False),
+    ],
+)
+def test_auto_is_console_on_a_terminal_and_json_elsewhere(
+    stream: io.StringIO, log_format: str, console: bool, coloured: bool
+) -> None:
+    """auto writes coloured console lines to a terminal and JSON lines elsewhere; json and console are forced."""
+    with capture_logs("INFO", stream, log_format=log_format):
+        logs.event(logging.getLogger("smstrio.test"), "consuming", workers=2)
+    line = stream.getvalue()
+    assert line.startswith("{") is not console
+    assert ("\x1b[" in line) is coloured
+
+
+def test_the_log_file_gets_json_lines_while_the_terminal_gets_console_lines(tmp_path: Path) -> None:
+    """--log-file always holds JSON lines, whatever the stream shows."""
+    with capture_logs("INFO", Terminal(), log_file=tmp_path / "smstrio.log") as stream:
+        logs.event(logging.getLogger("smstrio.test"), "consuming", workers=2)
+    assert "consuming" in stream.getvalue()
+    assert not stream.getvalue().startswith("{")
+    assert [json.loads(line)["workers"] for line in (tmp_path / "smstrio.log").read_text().splitlines()] == [2]
+
+
+def test_without_a_stream_lines_go_to_whatever_stderr_is_at_the_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set up on stderr, a record goes to sys.stderr as it is when logged (a live display may have replaced it)."""
+    root = logging.getLogger("smstrio")
+    handlers, previous_level = list(root.handlers), root.level
+    logs.setup("INFO", log_format="json")
+    try:
+        replaced = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", replaced)
+        logs.event(logging.getLogger("smstrio.test"), "consuming")
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(previous_level)
+    assert json.loads(replaced.getvalue())["event"] == "consuming"

@@ -84,6 +84,13 @@ def test_log_level_is_uppercased_and_log_file_is_a_path() -> None:
     assert common.log_file == Path("logs/sender.log")
 
 
+def test_log_format_comes_from_the_flag_else_log_format_else_auto() -> None:
+    """--log-format wins over LOG_FORMAT (case-insensitive), which wins over the default auto."""
+    assert Common.resolve(Sources({})).log_format == "auto"
+    assert Common.resolve(Sources({"LOG_FORMAT": "JSON"})).log_format == "json"
+    assert Common.resolve(Sources({"LOG_FORMAT": "json"}), log_format="console").log_format == "console"
+
+
 # Seed names for hosts, and the URLs that override them.
 
 
