@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import trio
 from cyclopts import Parameter
@@ -20,13 +19,14 @@ from smstrio.cli._app import (
     sources,
     until_signalled,
 )
+from smstrio.cli._campaign import SenderDefaults, simulated_campaign
 from smstrio.core.config import (
     Common,
 )
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
 from smstrio.core.scenario import Scenario, SenderProfile, Thresholds
-from smstrio.core.scenario_file import load_scenario, parse_sender_spec
+from smstrio.core.scenario_file import load_scenario
 from smstrio.nursery.signals import stop_on_signals
 
 if TYPE_CHECKING:
@@ -115,19 +115,13 @@ def simulate(
         Also append the JSON log lines to this file [env LOG_FILE].
     """
     common = _log_settings(log_level, log_file)
-    base = load_scenario(scenario) if scenario is not None else Scenario()
-    flagged: dict[str, Any] = dict(workers=workers, mean=mean, failure_rate=failure_rate, distribution=distribution)
-    defaults = {k: v for k, v in flagged.items() if v is not None}
-    if sender:
-        profiles = tuple(parse_sender_spec(spec, SenderProfile(**defaults)) for spec in sender)
-    else:
-        profiles = tuple(replace(p, **defaults) for p in base.senders)
-    limits = {"max_p99_s": max_p99, "max_failure_rate": max_failure_rate, "max_duration_s": max_duration}
-    campaign = Scenario(
-        messages=messages if messages is not None else base.messages,
-        senders=profiles,
-        seed=seed if seed is not None else base.seed,
-        thresholds=replace(base.thresholds, **{k: v for k, v in limits.items() if v is not None}),
+    campaign = simulated_campaign(
+        load_scenario(scenario) if scenario is not None else Scenario(),
+        messages=messages,
+        defaults=SenderDefaults(workers=workers, mean=mean, failure_rate=failure_rate, distribution=distribution),
+        senders=sender,
+        seed=seed,
+        limits=Thresholds(max_p99_s=max_p99, max_failure_rate=max_failure_rate, max_duration_s=max_duration),
     )
     if port is not None and virtual_time:
         raise ConfigError("--port serves HTTP in real time; it cannot be combined with --virtual-time")
