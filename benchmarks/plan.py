@@ -5,13 +5,15 @@
                         --failure-rate 0.05 --seed 7 --no-verify
     100k-verified  plan --messages 100000 --target-duration 600 --mean 2          (reported)
                         --failure-rate 0.05 --seed 7
+    arrivals       plan --arrival-rate 500 --duration 600 --mean 2                < 10 s
+                        --max-p99-latency 10 --seed 7 --no-verify
 
 Each row gives the answer, the runs made (kernel and full simulations) and where the wall
 time went, from the log lines' timestamps: start-up until the ``planning`` line, then each
 ``plan trial`` line ends a kernel run or a full simulation. (Before the kernel, the 100,000-message question took
 5 min 12 s: a binary search over about 14 full simulations.)
 
-Usage: uv run python benchmarks/plan.py [--cases 1m-no-verify,100k-verified] [--json]
+Usage: uv run python benchmarks/plan.py [--cases 1m-no-verify,100k-verified,arrivals] [--json]
 Exit 1 if a case gives no answer (wall targets are reported, not enforced: they depend on the
 machine and its load).
 """
@@ -28,9 +30,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 QUESTION = ("--target-duration", "600", "--mean", "2", "--failure-rate", "0.05", "--seed", "7")
+ARRIVALS = ("--arrival-rate", "500", "--duration", "600", "--mean", "2", "--max-p99-latency", "10", "--seed", "7")
 CASES = {
     "1m-no-verify": (("--messages", "1000000", *QUESTION, "--no-verify"), 30.0),
     "100k-verified": (("--messages", "100000", *QUESTION), None),
+    "arrivals": ((*ARRIVALS, "--no-verify"), 10.0),
 }
 """Case name: (arguments of ``smstrio plan``, target wall seconds or None)."""
 
@@ -93,7 +97,7 @@ def _json_or_none(line: str) -> dict[str, Any] | None:
 
 
 def table(results: list[Result]) -> str:
-    header = ("case", "answer", "Little", "runs (kernel+sim)", "wall", "target", "start-up", "kernel", "simulations")
+    header = ("case", "answer", "start", "runs (kernel+sim)", "wall", "target", "start-up", "kernel", "simulations")
     rows = [
         (
             r.case,

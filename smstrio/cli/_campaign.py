@@ -1,4 +1,4 @@
-"""The campaigns that simulate's flags describe: each a scenario, built and checked here once."""
+"""The campaigns that simulate's and plan's flags describe: each a scenario, built and checked here once."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from smstrio.core.distributions import Distribution
-from smstrio.core.scenario import Scenario, SenderProfile, Thresholds
-from smstrio.core.scenario_file import parse_sender_spec
+from smstrio.core.errors import ConfigError
+from smstrio.core.scenario import ArrivalProcess, Arrivals, Scenario, SenderProfile, Thresholds
+from smstrio.core.scenario_file import arrival_messages, parse_sender_spec
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +31,9 @@ def simulated_campaign(
     messages: int | None,
     defaults: SenderDefaults,
     senders: Sequence[str] | None,
+    arrival_rate: float | None,
+    arrivals: ArrivalProcess | None,
+    duration: float | None,
     seed: int | None,
     limits: Thresholds,
 ) -> Scenario:
@@ -39,10 +43,68 @@ def simulated_campaign(
         profiles = tuple(parse_sender_spec(spec, SenderProfile(**given)) for spec in senders)
     else:
         profiles = tuple(replace(p, **given) for p in base.senders)
+    steady = _arrivals(base.arrivals, arrival_rate, arrivals)
+    count = messages if messages is not None else base.messages
+    if duration is not None:
+        if steady is None or messages is not None:
+            raise ConfigError("--duration gives the seconds of arrivals: it needs --arrival-rate, and no --messages")
+        count = arrival_messages(steady.rate, duration, "--duration")
     limited = {k: v for k, v in asdict(limits).items() if v is not None}
     return Scenario(
-        messages=messages if messages is not None else base.messages,
+        messages=count,
         senders=profiles,
         seed=seed if seed is not None else base.seed,
         thresholds=replace(base.thresholds, **limited),
+        arrivals=steady,
     )
+
+
+def _arrivals(base: Arrivals | None, rate: float | None, process: ArrivalProcess | None) -> Arrivals | None:
+    """The scenario's arrivals with the flags given over them; ``None``: loaded at once."""
+    if rate is None and base is None:
+        if process is not None:
+            raise ConfigError("--arrivals spaces steady arrivals: it needs --arrival-rate")
+        return None
+    flags: dict[str, Any] = {k: v for k, v in (("rate", rate), ("process", process)) if v is not None}
+    return replace(base, **flags) if base is not None else Arrivals(**flags)
+
+
+def planned_campaign(
+    senders: tuple[SenderProfile, ...],
+    *,
+    seed: int | None,
+    messages: int | None,
+    target_duration: float | None,
+    arrival_rate: float | None,
+    arrivals: ArrivalProcess,
+    duration: float | None,
+    max_p99_latency: float | None,
+) -> tuple[Scenario, dict[str, Any]]:
+    """The campaign of plan's one question, and the question's terms for its JSON."""
+    drain = messages is not None or target_duration is not None
+    if drain == any(v is not None for v in (arrival_rate, duration, max_p99_latency)):
+        raise ConfigError(
+            "plan asks one question: --messages N --target-duration S (a drain), "
+            "or --arrival-rate R --duration S --max-p99-latency L (steady arrivals)"
+        )
+    if drain:
+        if messages is None or target_duration is None:
+            raise ConfigError("a drain needs both --messages and --target-duration")
+        if not target_duration > 0:
+            raise ConfigError(f"target duration must be > 0 seconds, got {target_duration}")
+        limits = Thresholds(max_duration_s=target_duration)
+        return Scenario(messages=messages, senders=senders, seed=seed, thresholds=limits), {
+            "target_duration_s": target_duration
+        }
+    if arrival_rate is None or duration is None or max_p99_latency is None:
+        raise ConfigError("steady arrivals need --arrival-rate, --duration and --max-p99-latency")
+    steady = Arrivals(rate=arrival_rate, process=arrivals)
+    campaign = Scenario(
+        messages=arrival_messages(steady.rate, duration, "--duration"),
+        senders=senders,
+        seed=seed,
+        thresholds=Thresholds(max_p99_latency_s=max_p99_latency),
+        arrivals=steady,
+    )
+    question = {"arrival_rate_per_s": arrival_rate, "arrivals": arrivals.value, "duration_s": duration}
+    return campaign, {**question, "max_p99_latency_s": max_p99_latency}

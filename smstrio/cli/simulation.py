@@ -19,13 +19,13 @@ from smstrio.cli._app import (
     sources,
     until_signalled,
 )
-from smstrio.cli._campaign import SenderDefaults, simulated_campaign
+from smstrio.cli._campaign import SenderDefaults, planned_campaign, simulated_campaign
 from smstrio.core.config import (
     Common,
 )
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
-from smstrio.core.scenario import Scenario, SenderProfile, Thresholds
+from smstrio.core.scenario import ArrivalProcess, Scenario, SenderProfile, Thresholds
 from smstrio.core.scenario_file import load_scenario
 from smstrio.nursery.signals import stop_on_signals
 
@@ -59,11 +59,15 @@ def simulate(
     distribution: Distribution | None = None,
     sender: Annotated[list[str] | None, Parameter(negative="")] = None,
     scenario: Path | None = None,
+    arrival_rate: float | None = None,
+    arrivals: ArrivalProcess | None = None,
+    duration: float | None = None,
     virtual_time: bool = False,
     json_output: Annotated[bool, Parameter(name="--json")] = False,
     max_p99: float | None = None,
     max_failure_rate: float | None = None,
     max_duration: float | None = None,
+    max_p99_latency: float | None = None,
     port: int | None = None,
     interval: float | None = None,
     seed: int | None = None,
@@ -93,6 +97,12 @@ def simulate(
         Keys not given come from --workers/--mean/--failure-rate/--distribution.
     scenario
         A TOML scenario file (format: ``smstrio/core/scenario_file.py``); flags override its values.
+    arrival_rate
+        Messages arrive steadily, this many per second, instead of all at once at the start.
+    arrivals
+        How arrivals are spaced: poisson (exponential gaps) or constant [default poisson].
+    duration
+        Seconds of arrivals (with --arrival-rate): rate x duration messages, instead of --messages.
     virtual_time
         Run on a virtual clock: no real waiting, durations are simulated seconds.
     json_output
@@ -103,6 +113,8 @@ def simulate(
         Threshold: failed / (sent + failed) must not exceed this.
     max_duration
         Threshold: the campaign must end within this many seconds.
+    max_p99_latency
+        Threshold: the 99th percentile end-to-end latency (creation to outcome) must not exceed this many seconds.
     port
         Also serve /stats and /healthz over HTTP on this port while running (0: any free one).
     interval
@@ -120,15 +132,25 @@ def simulate(
         messages=messages,
         defaults=SenderDefaults(workers=workers, mean=mean, failure_rate=failure_rate, distribution=distribution),
         senders=sender,
+        arrival_rate=arrival_rate,
+        arrivals=arrivals,
+        duration=duration,
         seed=seed,
-        limits=Thresholds(max_p99_s=max_p99, max_failure_rate=max_failure_rate, max_duration_s=max_duration),
+        limits=Thresholds(
+            max_p99_s=max_p99,
+            max_failure_rate=max_failure_rate,
+            max_duration_s=max_duration,
+            max_p99_latency_s=max_p99_latency,
+        ),
     )
     if port is not None and virtual_time:
         raise ConfigError("--port serves HTTP in real time; it cannot be combined with --virtual-time")
     if interval is not None and not interval > 0:
         raise ConfigError(f"interval must be > 0 seconds, got {interval}")
     if interval is None:
-        interval = max(1.0, round(campaign.ideal_duration_s / 10)) if virtual_time else 1.0
+        steady = campaign.arrivals
+        lasting = max(campaign.ideal_duration_s, campaign.messages / steady.rate if steady else 0.0)
+        interval = max(1.0, round(lasting / 10)) if virtual_time else 1.0
     # Imported here: the simulation brings the monitor's web stack, which the other commands need not load.
     from smstrio.core.summary import render
     from smstrio.sim.simulate import run_simulation
@@ -159,8 +181,12 @@ def simulate(
 @app.command
 def plan(
     *,
-    messages: int,
-    target_duration: float,
+    messages: int | None = None,
+    target_duration: float | None = None,
+    arrival_rate: float | None = None,
+    arrivals: ArrivalProcess = ArrivalProcess.POISSON,
+    duration: float | None = None,
+    max_p99_latency: float | None = None,
     mean: float,
     failure_rate: float = 0.1,
     distribution: Distribution = Distribution.EXPONENTIAL,
@@ -172,19 +198,31 @@ def plan(
     log_level: str | None = None,
     log_file: Path | None = None,
 ) -> None:
-    """Find the fewest workers of one sender that process MESSAGES within the target duration.
+    """Find the fewest workers of one sender that answer one of two questions.
 
-    Starts from Little's law (messages x mean / target), searches around it with a fast model of
-    the simulation (same seed for every run), then confirms the answer with full virtual-time
-    simulations at the answer (passes) and one worker fewer (fails). Prints the answer, every run
-    and the deciding summaries. Exit 1, with one line saying why, when there is no answer.
+    Drain: --messages N --target-duration S, every message loaded at once and processed within S
+    seconds. Steady arrivals: --arrival-rate R --duration S --max-p99-latency L, R messages a
+    second for S seconds, 99% of them processed within L seconds of their arrival. Starts from an
+    analytic estimate (Little's law; Erlang C for exponential sends, else the offered load), searches
+    around it with a fast model of the simulation (same seed for every run), then confirms the answer
+    with full virtual-time simulations at the answer (passes) and one worker fewer (fails). Prints
+    the answer, every run and the deciding summaries. Exit 1, with one line saying why, when there
+    is no answer.
 
     Parameters
     ----------
     messages
-        Messages in the campaign.
+        Drain: messages in the campaign, loaded at once.
     target_duration
-        Seconds within which every message must be processed.
+        Drain: seconds within which every message must be processed.
+    arrival_rate
+        Steady arrivals: messages per second.
+    arrivals
+        Steady arrivals: poisson (exponential gaps) or constant.
+    duration
+        Steady arrivals: seconds of arrivals.
+    max_p99_latency
+        Steady arrivals: seconds within which 99% of messages must be processed after they arrive.
     mean
         Mean simulated send time in seconds.
     failure_rate
@@ -207,15 +245,20 @@ def plan(
         Also append the JSON log lines to this file [env LOG_FILE].
     """
     common = _log_settings(log_level, log_file)
-    if not target_duration > 0:
-        raise ConfigError(f"target duration must be > 0 seconds, got {target_duration}")
-    profile = SenderProfile(workers=max_workers, mean=mean, failure_rate=failure_rate, distribution=distribution)
     if workers_per_process is not None and not 1 <= workers_per_process <= max_workers:
         raise ConfigError(
             f"workers per process must be within 1..{max_workers} (--max-workers), got {workers_per_process}"
         )
-    campaign = Scenario(
-        messages=messages, senders=(profile,), seed=seed, thresholds=Thresholds(max_duration_s=target_duration)
+    profile = SenderProfile(workers=max_workers, mean=mean, failure_rate=failure_rate, distribution=distribution)
+    campaign, question = planned_campaign(
+        (profile,),
+        seed=seed,
+        messages=messages,
+        target_duration=target_duration,
+        arrival_rate=arrival_rate,
+        arrivals=arrivals,
+        duration=duration,
+        max_p99_latency=max_p99_latency,
     )
 
     from smstrio.sim.plan import plan_workers  # see simulate()
@@ -233,9 +276,9 @@ def plan(
             print("smstrio: error: interrupted before an answer", file=sys.stderr)
             return EXIT_INTERRUPTED
         if json_output:
-            print(json.dumps({"target_duration_s": target_duration, **result.to_json()}), flush=True)
+            print(json.dumps({**question, **result.to_json()}), flush=True)
         elif result.trials:
-            print(render_plan(result, messages=messages, target_s=target_duration), flush=True)
+            print(render_plan(result, campaign), flush=True)
         if result.reason is not None:
             print(f"smstrio: error: {result.reason}", file=sys.stderr)
             return EXIT_FAILURE

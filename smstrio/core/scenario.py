@@ -5,6 +5,7 @@ Scenarios are read from flags and TOML files by :mod:`smstrio.core.scenario_file
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass, field
 
@@ -46,6 +47,26 @@ class SenderProfile:
         )
 
 
+class ArrivalProcess(enum.StrEnum):
+    """How steady arrivals are spaced."""
+
+    POISSON = "poisson"
+    """Gaps drawn exponential of mean ``1 / rate``: independent arrivals, as real traffic comes."""
+    CONSTANT = "constant"
+    """Exactly ``1 / rate`` apart."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Arrivals:
+    """Messages arriving one by one at ``rate`` per second, instead of all at once; the first after one gap."""
+
+    rate: float
+    process: ArrivalProcess = ArrivalProcess.POISSON
+
+    def __post_init__(self) -> None:
+        _check(math.isfinite(self.rate) and self.rate > 0, f"arrival rate must be a number > 0, got {self.rate}")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Thresholds:
     """Limits a run must stay within to pass; ``None`` checks nothing."""
@@ -53,10 +74,11 @@ class Thresholds:
     max_p99_s: float | None = None
     max_failure_rate: float | None = None
     max_duration_s: float | None = None
+    max_p99_latency_s: float | None = None
 
     def __post_init__(self) -> None:
-        _positive_or_none(self.max_p99_s, "max_p99_s")
-        _positive_or_none(self.max_duration_s, "max_duration_s")
+        for name in ("max_p99_s", "max_duration_s", "max_p99_latency_s"):
+            _positive_or_none(getattr(self, name), name)
         _check(
             self.max_failure_rate is None or (math.isfinite(self.max_failure_rate) and 0 <= self.max_failure_rate <= 1),
             f"max_failure_rate must be within 0..1 when set, got {self.max_failure_rate}",
@@ -71,6 +93,8 @@ class Scenario:
     senders: tuple[SenderProfile, ...] = (SenderProfile(),)
     seed: int | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
+    arrivals: Arrivals | None = None
+    """``None``: every message is loaded at the start."""
 
     def __post_init__(self) -> None:
         _check(1 <= self.messages <= MAX_MESSAGES, f"messages must be within 1..{MAX_MESSAGES}, got {self.messages}")

@@ -3,13 +3,19 @@
 A scenario comes from flags (``--sender`` specs) or from a TOML file::
 
     # campaign.toml
-    messages = 10000          # alerts to publish (default 1000)
+    messages = 10000          # alerts to publish (default 1000), all at once at the start
     seed = 7                  # optional: the same seed gives the same run
+
+    # [arrivals]              # optional: messages arrive steadily instead of all at once
+    # rate = 50               # messages per second
+    # duration = 200          # seconds of arrivals: rate x duration messages, instead of messages
+    # process = "poisson"     # poisson (exponential gaps, the default) or constant (1 / rate apart)
 
     [thresholds]              # all optional; a crossed threshold fails the run (exit 1)
     max_p99_s = 1.5           # 99th percentile of the send time, seconds
     max_failure_rate = 0.15   # failed / (sent + failed)
     max_duration_s = 120      # from the first publish to the last outcome recorded, seconds
+    max_p99_latency_s = 10    # 99th percentile of the end-to-end latency (creation to outcome), seconds
 
     [[senders]]               # one table per sender process; default: one sender of 50 workers
     name = "fast"             # optional; default sender-1, sender-2, ...
@@ -28,6 +34,7 @@ Keys may be spelt with ``-`` or ``_``. A ``--sender`` spec has the same keys as 
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -36,13 +43,14 @@ from typing import Any, TypeVar
 
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
-from smstrio.core.scenario import Scenario, SenderProfile, Thresholds
+from smstrio.core.scenario import ArrivalProcess, Arrivals, Scenario, SenderProfile, Thresholds
 
 T = TypeVar("T")
 
 _SENDER_KEYS = ("name", "workers", "mean", "failure_rate", "distribution")
-_THRESHOLD_KEYS = ("max_p99_s", "max_failure_rate", "max_duration_s")
-_TOP_KEYS = ("messages", "seed", "senders", "thresholds")
+_THRESHOLD_KEYS = ("max_p99_s", "max_failure_rate", "max_duration_s", "max_p99_latency_s")
+_ARRIVAL_KEYS = ("rate", "duration", "process")
+_TOP_KEYS = ("messages", "seed", "senders", "thresholds", "arrivals")
 
 
 def _key(raw: str) -> str:
@@ -64,7 +72,7 @@ def _convert(key: str, value: Any) -> Any:
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValueError(f"expected an integer, got {value!r}")
         return value
-    if key in ("mean", "failure_rate", *_THRESHOLD_KEYS):
+    if key in ("mean", "failure_rate", "rate", "duration", *_THRESHOLD_KEYS):
         if isinstance(value, str):
             try:
                 return float(value)
@@ -73,11 +81,12 @@ def _convert(key: str, value: Any) -> Any:
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise ValueError(f"expected a number, got {value!r}")
         return float(value)
-    if key == "distribution":
+    if key in ("distribution", "process"):
+        kind = Distribution if key == "distribution" else ArrivalProcess
         try:
-            return Distribution(str(value).strip().lower())
+            return kind(str(value).strip().lower())
         except ValueError:
-            raise ValueError(f"expected one of {', '.join(d.value for d in Distribution)}, got {value!r}") from None
+            raise ValueError(f"expected one of {', '.join(k.value for k in kind)}, got {value!r}") from None
     if key == "name":
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {value!r}")
@@ -131,7 +140,8 @@ def parse_sender_spec(spec: str, base: SenderProfile | None = None) -> SenderPro
 
 def scenario_from_mapping(data: Mapping[str, Any], source: str) -> Scenario:
     """A scenario from parsed TOML; errors start with ``source`` and name the key."""
-    top = _fields({k: v for k, v in data.items() if _key(k) not in ("senders", "thresholds")}, _TOP_KEYS, source)
+    tables = ("senders", "thresholds", "arrivals")
+    top = _fields({k: v for k, v in data.items() if _key(k) not in tables}, _TOP_KEYS, source)
     fields: dict[str, Any] = dict(top)
     for raw, value in data.items():
         key = _key(raw)
@@ -148,7 +158,27 @@ def scenario_from_mapping(data: Mapping[str, Any], source: str) -> Scenario:
                 where = f"{source}: senders[{number}]"
                 profiles.append(_build(SenderProfile, _fields(table, _SENDER_KEYS, where), where))
             fields["senders"] = tuple(profiles)
+        elif key == "arrivals":
+            where = f"{source}: arrivals"
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{where}: expected a table [arrivals]")
+            steady = _fields(value, _ARRIVAL_KEYS, where)
+            if "rate" not in steady:
+                raise ConfigError(f"{where}: rate (messages per second) is required")
+            duration = steady.pop("duration", None)
+            fields["arrivals"] = _build(Arrivals, steady, where)
+            if duration is not None:
+                if "messages" in fields:
+                    raise ConfigError(f"{where}: give messages or a duration of arrivals, not both")
+                fields["messages"] = arrival_messages(fields["arrivals"].rate, duration, where)
     return _build(Scenario, fields, source)
+
+
+def arrival_messages(rate: float, duration: float, where: str) -> int:
+    """The messages that ``rate`` per second for ``duration`` seconds make: ``round(rate * duration)``."""
+    if not (math.isfinite(duration) and duration > 0):
+        raise ConfigError(f"{where}: duration must be a number > 0 seconds, got {duration}")
+    return round(rate * duration)
 
 
 def load_scenario(path: Path) -> Scenario:

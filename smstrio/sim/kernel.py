@@ -1,58 +1,42 @@
-"""An event-driven model of ``smstrio simulate`` for the drain question: a heap of completion times, no Trio.
+"""An event-driven model of ``smstrio simulate``: a heap of completion times, no Trio.
 
-It answers what :func:`~smstrio.sim.simulate.run_simulation` answers for a campaign of
-``messages`` loaded at once (duration, throughput, send-time percentiles per sender),
-a hundred times faster or more, so that the planner can try many worker counts. It models what
-the simulation does in virtual time, and nothing else costs virtual time there:
+It answers what :func:`~smstrio.sim.simulate.run_simulation` answers (duration, throughput,
+send-time and latency percentiles, the deepest queue, per sender), a hundred times faster or
+more, so that the planner can try many worker counts. It models what the simulation does in
+virtual time, and nothing else costs virtual time there:
 
 - each sender profile draws from its own ``random.Random``, seeded from the scenario's
   seed in the same order; per send, the send time when a worker starts it and the
   failure draw when it ends, as :class:`~smstrio.roles.gateway.SimulatedGateway` does;
+- messages arrive all at once at the start, or one by one at the instants
+  :func:`~smstrio.sim.arrivals.arrival_times` draws from the seed (the simulation draws the same);
 - the broker hands each sender up to its prefetch (twice its workers, at most 65,535) unacknowledged
-  messages, senders in the order they are listed, and one more at each completion while
-  the queue holds any: a sender's workers take the next message at once, and at the end
+  messages, each arrival to the first sender listed with room, and one more at each completion while
+  the queue holds any: a sender's workers take the next message it holds at once, and at the end
   a slow sender still works through the messages it holds while a fast one idles;
 - recording, acknowledging and publishing take no virtual time (the simulation turns the
   sender's batch linger off, and flow control only delays the producer within an instant).
 
-With one sender the draws come in the same order, so the numbers are those of the
-simulation to the microsecond. With several, sends that end at the same instant (constant
-send times) may be taken in another order than Trio's random one: shares may differ by a
-round, as between two simulations. Retries are not modelled: the simulation has none.
+Events at the same instant are taken arrivals first, then completions. With one sender the draws
+come in the same order as in the simulation, so the numbers are the same to the microsecond. With
+several, sends that end at the same instant (constant send times) may be taken in another order
+than Trio's random one: shares may differ by a round, as between two simulations. Retries are not
+modelled: the simulation has none.
 """
 
 from __future__ import annotations
 
-import bisect
+import collections
 import heapq
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from smstrio.core.config import Common, SenderSettings
 from smstrio.core.distributions import sampler
-from smstrio.core.histogram import PRECISION_BITS, Histogram, bucket_bounds, bucket_key
 from smstrio.core.scenario import Scenario, SenderProfile
-from smstrio.core.summary import SimulationSummary, seconds
-from smstrio.sim.report import SenderOutcome, summarize
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KernelRun:
-    """What :func:`run_kernel` found: the summary the simulation would print, and the latencies."""
-
-    summary: SimulationSummary
-    """As :func:`~smstrio.sim.simulate.run_simulation` returns it, in simulated seconds."""
-    latency: Histogram
-    """End-to-end latency of every message in microseconds: from the campaign's start, when all are
-    loaded, to its outcome."""
-
-    @property
-    def latency_p50_s(self) -> float:
-        return seconds(self.latency.percentile(50))
-
-    @property
-    def latency_p99_s(self) -> float:
-        return seconds(self.latency.percentile(99))
+from smstrio.core.summary import SimulationSummary
+from smstrio.sim.arrivals import arrival_times
+from smstrio.sim.report import SenderOutcome, histogram_of, summarize
 
 
 class _Lane:
@@ -68,122 +52,155 @@ class _Lane:
         self.failed = 0
 
 
-def run_kernel(scenario: Scenario) -> KernelRun:
+@dataclass(slots=True)
+class _Timeline:
+    """When sends started, what each message's latency was, when the last one ended (seconds)."""
+
+    starts: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    last: float = 0.0
+
+
+def run_kernel(scenario: Scenario) -> SimulationSummary:
     """Model ``scenario`` as ``run_simulation`` would run it on a MockClock; return what it would report."""
     seed = scenario.seed if scenario.seed is not None else random.SystemRandom().randrange(2**32)
     master = random.Random(seed)
     lanes = [_Lane(profile, random.Random(master.getrandbits(64))) for profile in scenario.senders]
-    ends = _one_sender(scenario.messages, lanes[0]) if len(lanes) == 1 else _senders(scenario.messages, lanes)
-    return _report(scenario, seed, lanes, ends)
-
-
-def _one_sender(messages: int, lane: _Lane) -> list[float]:
-    """Run one lane until every message ended; return the end times, in order.
-
-    Alone, a sender is handed a message at each completion while any remain, so each completion
-    starts the next send: one heap replacement per message.
-    """
-    sample, draw, rate = lane.sample, lane.draw, lane.profile.failure_rate
-    delivered = min(lane.prefetch, messages)
-    service = lane.service
-    service += (sample() for _ in range(min(lane.profile.workers, delivered)))
-    heap = list(service)
-    heapq.heapify(heap)
-    ends: list[float] = []
-    end, keep, replace, failed = ends.append, service.append, heapq.heapreplace, 0
-    for _ in range(messages - len(heap)):
-        now = heap[0]
-        if draw() < rate:
-            failed += 1
-        taken = sample()
-        replace(heap, now + taken)
-        keep(taken)
-        end(now)
-    while heap:
-        end(heapq.heappop(heap))
-        if draw() < rate:
-            failed += 1
-    lane.failed = failed
-    return ends
-
-
-def _senders(messages: int, lanes: list[_Lane]) -> list[float]:
-    """Run several lanes sharing one queue until every message ended; return the end times, in order."""
-    queued = messages
-    held: list[int] = []
-    heap: list[tuple[float, int]] = []
-    for number, lane in enumerate(lanes):  # the broker fills its consumers in the order they attached
-        delivered = min(lane.prefetch, queued)
-        queued -= delivered
-        started = [lane.sample() for _ in range(min(lane.profile.workers, delivered))]
-        lane.service += started
-        heap += ((t, number) for t in started)
-        held.append(delivered - len(started))
-    heapq.heapify(heap)
-    ends: list[float] = []
-    while heap:
-        now, number = heap[0]
-        lane = lanes[number]
-        if lane.draw() < lane.profile.failure_rate:
-            lane.failed += 1
-        ends.append(now)
-        if queued:  # the ack makes room for one more delivery
-            queued -= 1
-            held[number] += 1
-        if held[number]:  # and a free worker takes a held message at once
-            held[number] -= 1
-            taken = lane.sample()
-            lane.service.append(taken)
-            heapq.heapreplace(heap, (now + taken, number))
-        else:
-            heapq.heappop(heap)
-    return ends
-
-
-def _report(scenario: Scenario, seed: int, lanes: list[_Lane], ends: list[float]) -> KernelRun:
-    """The summary ``run_simulation`` builds, from the lanes' draws and the end times."""
-    senders = [
-        SenderOutcome(sent=len(lane.service) - lane.failed, failed=lane.failed, histogram=_histogram(lane.service))
-        for lane in lanes
-    ]
+    master.getrandbits(64)  # the producer's seed: its draws cost no virtual time
+    arrivals = arrival_times(scenario, random.Random(master.getrandbits(64)))
+    timeline = _Timeline()
+    if len(lanes) == 1:
+        _one_sender(arrivals, lanes[0], timeline)
+    else:
+        _senders(arrivals, lanes, timeline)
     failed = sum(lane.failed for lane in lanes)
-    summary = summarize(
+    return summarize(
         scenario,
         seed=seed,
-        senders=senders,
+        senders=[
+            SenderOutcome(
+                sent=len(lane.service) - lane.failed, failed=lane.failed, histogram=histogram_of(lane.service)
+            )
+            for lane in lanes
+        ],
         sent=scenario.messages - failed,
         failed=failed,
         complete=True,
         virtual=True,
-        duration_s=ends[-1],
+        duration_s=timeline.last,
+        latencies=timeline.latencies,
+        arrived=arrivals,
+        starts=timeline.starts,
     )
-    return KernelRun(summary=summary, latency=_histogram(ends))
 
 
-def _histogram(times_s: list[float]) -> Histogram:
-    """A histogram of ``times_s`` in microseconds, as ``Histogram.record`` of each would give, without a
-    step per value: sorted, each bucket's count is where the next bucket starts, found by bisection.
-    End times come already sorted, which sorting finds in one pass.
+def _one_sender(arrivals: list[float], lane: _Lane, timeline: _Timeline) -> None:
+    """Run one lane until every message ended.
+
+    Alone, a sender's workers take the messages in the order they arrive: a free worker (of at most
+    the prefetch) starts an arrival at once; otherwise it waits for the next completion, which
+    starts it: one heap replacement per message.
     """
-    ordered = sorted(times_s)
-    buckets: list[list[int]] = []
-    first = 0
-    while first < len(ordered):
-        low, width = bucket_bounds(bucket_key(_us(ordered[first])))
-        after = bisect.bisect_left(ordered, low + width, first, key=_us)  # _us keeps the order
-        buckets.append([low, after - first])
-        first = after
-    return Histogram.from_dict(
-        {
-            "precision_bits": PRECISION_BITS,
-            "count": len(ordered),
-            "min": _us(ordered[0]) if ordered else 0,
-            "max": _us(ordered[-1]) if ordered else 0,
-            "buckets": buckets,
-        }
+    sample, draw, rate = lane.sample, lane.draw, lane.profile.failure_rate
+    workers = min(lane.profile.workers, lane.prefetch)
+    heap: list[float] = []
+    service, starts, latencies = lane.service, timeline.starts, timeline.latencies
+    keep, begin, wait, push, replace, pop = (
+        service.append,
+        starts.append,
+        latencies.append,
+        heapq.heappush,
+        heapq.heapreplace,
+        heapq.heappop,
     )
+    failed = following = 0  # following: the next message to start
+    now = 0.0
+    total, last = len(arrivals), arrivals[-1]
+    for arrived, at in enumerate(arrivals):
+        while heap and heap[0] < at:
+            now = heap[0]
+            if draw() < rate:
+                failed += 1
+            if following < arrived:
+                taken = sample()
+                replace(heap, now + taken)
+                keep(taken)
+                begin(now)
+                wait(now + taken - arrivals[following])
+                following += 1
+            else:
+                pop(heap)
+        if len(heap) < workers:
+            taken = sample()
+            end = at + taken
+            push(heap, end)
+            keep(taken)
+            begin(at)
+            wait(end - at)  # as the simulation takes it: the end's instant less the arrival's
+            following += 1
+        elif at == last:
+            break  # every worker is busy and the rest arrive now too (loaded at once): they wait
+    while heap:
+        now = heap[0]
+        if draw() < rate:
+            failed += 1
+        if following < total:
+            taken = sample()
+            replace(heap, now + taken)
+            keep(taken)
+            begin(now)
+            wait(now + taken - arrivals[following])
+            following += 1
+        else:
+            pop(heap)
+    lane.failed = failed
+    timeline.last = now
 
 
-def _us(seconds: float) -> int:
-    """Seconds as whole microseconds, as the simulation records them."""
-    return round(seconds * 1e6)
+def _senders(arrivals: list[float], lanes: list[_Lane], timeline: _Timeline) -> None:
+    """Run several lanes sharing one queue until every message ended."""
+    held: list[collections.deque[float]] = [collections.deque() for _ in lanes]
+    """Per lane, the arrival times of the messages it holds and has not started, oldest first."""
+    busy = [0] * len(lanes)
+    heap: list[tuple[float, int]] = []
+    starts, latencies = timeline.starts, timeline.latencies
+    arrived = delivered = 0
+    total = len(arrivals)
+    while arrived < total or heap:
+        if arrived < total and (not heap or arrivals[arrived] <= heap[0][0]):
+            at = arrivals[arrived]
+            arrived += 1
+            if delivered < arrived - 1:
+                continue  # others wait in the queue: every sender is full
+            for number, lane in enumerate(lanes):  # the broker's first consumer with room takes it
+                if busy[number] + len(held[number]) < lane.prefetch:
+                    delivered += 1
+                    if busy[number] < lane.profile.workers:
+                        taken = lane.sample()
+                        lane.service.append(taken)
+                        heapq.heappush(heap, (at + taken, number))
+                        busy[number] += 1
+                        starts.append(at)
+                        latencies.append(at + taken - at)
+                    else:
+                        held[number].append(at)
+                    break
+            continue
+        now, number = heap[0]
+        lane = lanes[number]
+        if lane.draw() < lane.profile.failure_rate:
+            lane.failed += 1
+        timeline.last = now
+        if delivered < arrived:  # the ack makes room for one more delivery
+            held[number].append(arrivals[delivered])
+            delivered += 1
+        if held[number]:  # and a free worker takes a held message at once
+            waited_since = held[number].popleft()
+            taken = lane.sample()
+            lane.service.append(taken)
+            heapq.heapreplace(heap, (now + taken, number))
+            starts.append(now)
+            latencies.append(now + taken - waited_since)
+        else:
+            heapq.heappop(heap)
+            busy[number] -= 1

@@ -1,9 +1,11 @@
-"""Capacity planning: the fewest workers of one sender that process a campaign within a target duration.
+"""Capacity planning: the fewest workers of one sender that answer a question (:mod:`smstrio.sim.questions`).
 
-    Little's law ──▶ the kernel around it ──▶ full simulations at the answer and one below
+    an analytic start ──▶ the kernel around it ──▶ full simulations at the answer and one below
 
-Little's law gives the start: ``messages * mean / target`` workers, each busy all the time.
-The kernel (:mod:`smstrio.sim.kernel`) runs the campaign at that count; what it took beyond
+Either a campaign loaded at once processed within a target duration, or steady arrivals kept within a
+p99 latency. The start is analytic: Little's law for the first (``messages * mean / target``
+workers, each busy all the time), Erlang C or the offered load for the second. The kernel
+(:mod:`smstrio.sim.kernel`) runs the campaign at that count. For a drain, what it took beyond
 ``messages * mean / workers`` is the tail (the last sends ending one by one), and the count
 that absorbs the tail is tried next. From there the search steps towards the answer, doubling
 the step, until a count passes and the one below fails, then bisects between them: a handful
@@ -30,9 +32,10 @@ from typing import Any, Literal
 import trio
 
 from smstrio.core.logs import event
-from smstrio.core.scenario import MAX_SENDERS, Scenario
+from smstrio.core.scenario import Scenario
 from smstrio.core.summary import SimulationSummary
 from smstrio.sim.kernel import run_kernel
+from smstrio.sim.questions import Estimate, estimate, goal, impossible, most_counts
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +46,6 @@ class Trial:
 
     by: Literal["kernel", "simulation"]
     summary: SimulationSummary
-    latency_p99_s: float | None = None
-    """The kernel's p99 end-to-end latency (from the start to each outcome); a simulation on a
-    virtual clock does not measure it."""
 
     @property
     def workers(self) -> int:
@@ -78,7 +78,8 @@ class Trial:
             "throughput_per_s": s.throughput_per_s,
             "p50_s": s.p50_s,
             "p99_s": s.p99_s,
-            "latency_p99_s": self.latency_p99_s,
+            "latency_p99_s": s.latency_p99_s,
+            "max_queue_depth": s.max_queue_depth,
             "passed": s.passed,
         }
 
@@ -87,8 +88,8 @@ class Trial:
 class Plan:
     """The answer of :func:`plan_workers` and the runs that led to it."""
 
-    estimate: int
-    """Little's law: ``messages * mean / target`` workers, rounded up."""
+    estimate: Estimate
+    """Where the search started (Little's law, Erlang C, ...)."""
     workers: int | None
     """The fewest workers that pass; ``None`` when there is no answer (``reason`` says why)."""
     processes: int | None
@@ -111,7 +112,8 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "estimate": self.estimate,
+            "estimate": self.estimate.workers,
+            "estimate_by": self.estimate.basis,
             "workers": self.workers,
             "processes": self.processes,
             "reason": self.reason,
@@ -122,38 +124,27 @@ class Plan:
         }
 
 
-def estimate(scenario: Scenario) -> int:
-    """Little's law: the workers that process the messages within the target if each is always busy."""
-    target, (profile,) = _target(scenario), scenario.senders
-    return max(1, math.ceil(scenario.messages * profile.mean / target))
-
-
-def impossible(scenario: Scenario, *, max_workers: int, workers_per_process: int | None = None) -> str | None:
-    """Why no worker count up to ``max_workers`` can pass, when that is clear without a run; else ``None``."""
-    target, (profile,) = _target(scenario), scenario.senders
-    if target < profile.mean:
-        return f"a target of {target:g} s is under one mean send time ({profile.mean:g} s): no worker count meets it"
-    needed, unit = estimate(scenario), workers_per_process or 1
-    if math.ceil(needed / unit) > _most(max_workers, workers_per_process):
-        layout = "" if unit == 1 else f" in processes of {unit}"
-        return (
-            f"{scenario.messages} messages of {profile.mean:g} s within {target:g} s need at least {needed} "
-            f"workers (messages * mean / target){layout}, more than --max-workers {max_workers}"
-        )
-    return None
-
-
 async def plan_workers(
     scenario: Scenario, *, max_workers: int, workers_per_process: int | None = None, verify: bool = True
 ) -> Plan:
-    """The fewest workers for the scenario's one sender that pass its thresholds, which must set a duration.
+    """The fewest workers for the scenario's one sender that pass its thresholds, which must set the question's
+    limit: a duration (messages loaded at once) or a p99 latency (steady arrivals); see :mod:`.questions`.
 
     With ``workers_per_process``, the fewest sender processes of that many workers each, instead.
     """
     if scenario.seed is None:
         scenario = replace(scenario, seed=random.SystemRandom().randrange(2**32))
-    guess = estimate(scenario)
-    event(log, "planning", messages=scenario.messages, estimate=guess, max_workers=max_workers, seed=scenario.seed)
+    aim, most = goal(scenario), most_counts(max_workers, workers_per_process)
+    guess = estimate(scenario, most * (workers_per_process or 1))
+    event(
+        log,
+        "planning",
+        messages=scenario.messages,
+        estimate=guess.workers,
+        estimate_by=guess.basis,
+        max_workers=max_workers,
+        seed=scenario.seed,
+    )
     trials: list[Trial] = []
 
     def answer(count: int | None, reason: str | None, proof: Trial | None = None, below: Trial | None = None) -> Plan:
@@ -170,12 +161,12 @@ async def plan_workers(
     reason = impossible(scenario, max_workers=max_workers, workers_per_process=workers_per_process)
     if reason is not None:
         return answer(None, reason)
-    search = _Search(scenario, workers_per_process, _most(max_workers, workers_per_process))
-    count = await search.fewest(math.ceil(guess / (workers_per_process or 1)))
+    search = _Search(scenario, workers_per_process, most)
+    count = await search.fewest(min(most, math.ceil(guess.workers / (workers_per_process or 1))))
     trials += search.trials.values()
     if count is None:
         proof = search.trials[search.most]
-        return answer(None, f"even {proof.layout} take {proof.summary.duration_s:g} s > {_target(scenario):g} s", proof)
+        return answer(None, f"even {proof.layout} {aim.took(proof.summary, present=True)} > {aim.limit:g} s", proof)
     if not verify:
         return answer(count, None, search.trials[count])
     proof = await _simulate(search.at(count))
@@ -208,8 +199,7 @@ class _Search:
     async def passes(self, count: int) -> bool:
         """Whether the kernel's run at ``count`` passes; a checkpoint after each run, so Ctrl-C is heard."""
         if count not in self.trials:
-            run = run_kernel(self.at(count))
-            trial = Trial(by="kernel", summary=run.summary, latency_p99_s=run.latency_p99_s)
+            trial = Trial(by="kernel", summary=run_kernel(self.at(count)))
             self.trials[count] = trial
             event(log, "plan trial", by="kernel", workers=trial.workers, duration_s=trial.summary.duration_s)
             await trio.lowlevel.checkpoint()
@@ -218,7 +208,7 @@ class _Search:
     async def fewest(self, guess: int) -> int | None:
         """The fewest passing count, searching from Little's law's ``guess``; ``None`` if ``most`` fails."""
         await self.passes(guess)
-        start = min(self.most, max(1, self._absorbing(self.trials[guess])))
+        start = guess if self.scenario.arrivals else min(self.most, max(1, self._absorbing(self.trials[guess])))
         if await self.passes(start):
             passing, step = start, 1
             while True:  # down, doubling the step, to a count that fails (0 workers always do)
@@ -252,7 +242,7 @@ class _Search:
         """The count whose busy time plus ``trial``'s tail fits the target (the most if none can)."""
         work = self.scenario.messages * self.scenario.senders[0].mean
         tail = trial.summary.duration_s - work / trial.workers
-        target = _target(self.scenario)
+        target = goal(self.scenario).limit
         return math.ceil(work / (target - tail) / (self.per_process or 1)) if tail < target else self.most
 
 
@@ -267,25 +257,12 @@ async def _simulate(scenario: Scenario) -> Trial:
 
 def _disagreement(scenario: Scenario, kernel: dict[int, Trial], simulated: dict[int, Trial | None]) -> str | None:
     """Where the full simulations contradict the kernel, in one line; ``None`` when they confirm it."""
+    aim = goal(scenario)
     for count, run in simulated.items():
         if run is not None and run.passed != kernel[count].passed:
             return (
-                f"the full simulation at {run.layout} took {run.summary.duration_s:g} s, the kernel "
-                f"{kernel[count].summary.duration_s:g} s (target {_target(scenario):g} s): "
-                "the kernel no longer models the simulation"
+                f"the full simulation at {run.layout} {aim.took(run.summary)}, the kernel "
+                f"{aim.of(kernel[count].summary):g} s ({'target' if aim.measure == 'duration_s' else 'limit'} "
+                f"{aim.limit:g} s): the kernel no longer models the simulation"
             )
     return None
-
-
-def _most(max_workers: int, workers_per_process: int | None) -> int:
-    """The largest count to try: ``max_workers``, or the processes that fit in it (at most ``MAX_SENDERS``)."""
-    return max_workers if workers_per_process is None else min(max_workers // workers_per_process, MAX_SENDERS)
-
-
-def _target(scenario: Scenario) -> float:
-    if len(scenario.senders) != 1:
-        raise ValueError("planning needs a scenario with exactly one sender")
-    target = scenario.thresholds.max_duration_s
-    if target is None:
-        raise ValueError("planning needs a target duration (thresholds.max_duration_s)")
-    return target

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+from smstrio.core.scenario import Scenario
 from smstrio.core.summary import render
 from smstrio.sim.plan import Plan, Trial
+from smstrio.sim.questions import goal
 
 
-def render_plan(plan: Plan, *, messages: int, target_s: float) -> str:
+def render_plan(plan: Plan, scenario: Scenario) -> str:
     """The answer in one line, a table of every run by worker count, then the deciding runs' summaries."""
     lines = []
-    if plan.workers is not None:
+    if plan.workers is not None and plan.proof is not None:
         answer = f"{plan.workers} workers"
         if plan.processes is not None:
             answer = f"{plan.processes} sender processes of {plan.workers // plan.processes} workers ({answer})"
-        lines += [
-            f"{answer}: the fewest that process {messages} messages within {target_s:g} s "
-            f"(Little's law: {plan.estimate} workers)",
-            "",
-        ]
+        limit, arrivals = goal(scenario).limit, scenario.arrivals
+        if arrivals is None:
+            question = f"process {scenario.messages} messages within {limit:g} s"
+        else:
+            question = (
+                f"keep the p99 latency of {arrivals.rate:g} messages/s ({arrivals.process.value}) for "
+                f"{scenario.messages / arrivals.rate:g} s within {limit:g} s, at most "
+                f"{plan.proof.summary.max_queue_depth} waiting"
+            )
+        lines += [f"{answer}: the fewest that {question} ({plan.estimate.basis}: {plan.estimate.workers} workers)", ""]
     if plan.trials:
         lines += [_table(plan.trials, processes=plan.processes is not None), ""]
     if plan.proof is not None:
@@ -36,7 +43,7 @@ def _heading(trial: Trial) -> str:
 
 def _table(trials: tuple[Trial, ...], *, processes: bool) -> str:
     """One row per run, by worker count; with ``processes``, a column of sender processes first."""
-    header = ("processes", "workers", "by", "duration", "throughput", "p99 send", "p99 latency", "passed")
+    header = ("processes", "workers", "by", "duration", "throughput", "p99 send", "p99 latency", "max queue", "passed")
     rows = [
         (
             str(t.processes),
@@ -45,7 +52,8 @@ def _table(trials: tuple[Trial, ...], *, processes: bool) -> str:
             f"{t.summary.duration_s:.3f} s",
             "-" if t.summary.throughput_per_s is None else f"{t.summary.throughput_per_s:g}/s",
             f"{t.summary.p99_s:g} s",
-            "-" if t.latency_p99_s is None else f"{t.latency_p99_s:g} s",
+            f"{t.summary.latency_p99_s:g} s",
+            str(t.summary.max_queue_depth),
             "yes" if t.passed else "no",
         )
         for t in sorted(trials, key=lambda t: (t.workers, t.by))

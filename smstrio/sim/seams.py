@@ -17,28 +17,48 @@ FLOW_LIMIT = 10_000
 """Ready messages at which the broker makes the producer wait (see :class:`FlowControlledBroker`)."""
 
 
-class TimedGateway:
-    """Wraps a gateway; records the duration of every send that returns or raises, in microseconds."""
+@dataclass
+class Timeline:
+    """When messages were created and sends started, and each outcome's latency, on the Trio clock (seconds).
 
-    def __init__(self, inner: Gateway) -> None:
+    The simulation's own account of end-to-end latency: a message's ``created_at`` is the producer's
+    wall clock, which a virtual clock leaves behind.
+    """
+
+    created: list[float] = field(default_factory=list)
+    """By sequence number: when each message was created (all at the start, or as it arrived)."""
+    starts: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    """From each message's creation to the end of its send."""
+
+
+class TimedGateway:
+    """Wraps a gateway; records the duration of every send that returns or raises, in microseconds, and on
+    ``timeline`` when it started and the message's latency."""
+
+    def __init__(self, inner: Gateway, timeline: Timeline) -> None:
         self._inner = inner
+        self._timeline = timeline
         self.histogram = Histogram()
 
     async def send(self, sms: Sms) -> bool:
         started = trio.current_time()
+        self._timeline.starts.append(started)
         try:
             delivered = await self._inner.send(sms)
         except Exception:  # a failed send still took its time; Cancelled is not a send
-            self._record(started)
+            self._record(started, sms)
             raise
-        self._record(started)
+        self._record(started, sms)
         return delivered
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await self._inner.run(task_status=task_status)
 
-    def _record(self, started: float) -> None:
-        self.histogram.record(round((trio.current_time() - started) * 1e6))
+    def _record(self, started: float, sms: Sms) -> None:
+        now = trio.current_time()
+        self.histogram.record(round((now - started) * 1e6))
+        self._timeline.latencies.append(now - self._timeline.created[sms.seq])
 
 
 @dataclass

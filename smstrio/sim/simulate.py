@@ -1,7 +1,7 @@
 """The embedded simulation: a whole campaign in one process, on the in-memory broker and store.
 
     run_producer ──▶ MemoryBroker ──▶ run_sender x N ──▶ MemoryStore ──▶ Monitor (log lines, /stats)
-                                      each with its own TimedGateway(SimulatedGateway)
+    (or publish_arrivals)             each with its own TimedGateway(SimulatedGateway)
 
 The roles and code paths are those of the real processes; only the seams differ. Each
 sender profile gets its own seeded ``random.Random``, drawn from the scenario's seed, so
@@ -9,6 +9,9 @@ one seed reproduces a one-sender run exactly. (With several senders, sends that 
 same instant are ordered by Trio, which breaks ties at random: shares may differ by a round.)
 The store says when the last message was counted; the senders then stop gracefully and the
 summary is built. The broker applies flow control (see ``smstrio.sim.seams.FlowControlledBroker``).
+Messages are loaded at the start, or arrive steadily (:mod:`smstrio.sim.arrivals`); end-to-end latency
+runs from each one's creation (the start, or its arrival) to the end of its send on the Trio clock,
+so that it is simulated seconds in virtual time too.
 
 Virtual time: run it under ``trio.run(..., clock=trio.testing.MockClock(autojump_threshold=0))``
 and every wait is skipped; ``duration_s`` is then simulated seconds. The caller owns
@@ -38,8 +41,9 @@ from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.monitor import Monitor
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
+from smstrio.sim.arrivals import arrival_times, publish_arrivals
 from smstrio.sim.report import SenderOutcome, summarize
-from smstrio.sim.seams import CountingStore, FlowControlledBroker, TimedGateway
+from smstrio.sim.seams import CountingStore, FlowControlledBroker, TimedGateway, Timeline
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,7 @@ class Simulation:
         self._producer_scope = trio.CancelScope()
         self._senders: list[Sender] = []
         self._gateways: list[TimedGateway] = []
+        self._timeline = Timeline()
 
     def stop(self) -> None:
         """End the run early: stop publishing; senders finish what they hold within ``STOP_GRACE_S``."""
@@ -91,6 +96,8 @@ class Simulation:
         master = random.Random(self.seed)
         rngs = [random.Random(master.getrandbits(64)) for _ in sc.senders]
         producer_rng = random.Random(master.getrandbits(64))
+        arrival_rng = random.Random(master.getrandbits(64))
+        timeline = self._timeline
         broker = FlowControlledBroker()
         store = CountingStore(clock=trio.current_time, target=sc.messages, done=self._finished)
         virtual = isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock)
@@ -109,7 +116,8 @@ class Simulation:
             async with trio.open_nursery() as roles:
                 for name, profile, rng in zip(sc.sender_names, sc.senders, rngs, strict=True):
                     gateway = TimedGateway(
-                        SimulatedGateway(sampler(profile.distribution, profile.mean, rng), profile.failure_rate, rng)
+                        SimulatedGateway(sampler(profile.distribution, profile.mean, rng), profile.failure_rate, rng),
+                        timeline,
                     )
                     with bind(profile=name):
                         sender = await roles.start(run_sender, self._sender_settings(profile), broker, store, gateway)
@@ -124,8 +132,13 @@ class Simulation:
                 elif monitor is not None:
                     await outer.start(monitor.run)
                 started = trio.current_time()
-                producer = ProducerSettings(common=self._common, count=sc.messages)
-                roles.start_soon(self._produce, producer, broker, store, producer_rng)
+                if sc.arrivals is None:
+                    timeline.created = [started] * sc.messages
+                    producer = ProducerSettings(common=self._common, count=sc.messages)
+                    roles.start_soon(self._produce, producer, broker, store, producer_rng)
+                else:
+                    times = [started + at for at in arrival_times(sc, arrival_rng)]
+                    roles.start_soon(self._arrive, times, broker, store, producer_rng)
                 task_status.started(self)
                 await self._finished.wait()
                 self._producer_scope.cancel()
@@ -168,6 +181,11 @@ class Simulation:
         with self._producer_scope:
             await run_producer(settings, broker, store, rng=rng)
 
+    async def _arrive(self, times: list[float], broker: MemoryBroker, store: MemoryStore, rng: random.Random) -> None:
+        with self._producer_scope:
+            created = self._timeline.created.append
+            await publish_arrivals(times, queue=SIM_QUEUE, broker=broker, store=store, rng=rng, arrived=created)
+
     def _summarize(self, store: MemoryStore, *, duration_s: float, virtual: bool) -> SimulationSummary:
         t = store.totals
         senders = [
@@ -187,6 +205,9 @@ class Simulation:
             complete=t.sent + t.failed + t.invalid >= self.scenario.messages,
             virtual=virtual,
             duration_s=duration_s,
+            latencies=self._timeline.latencies,
+            arrived=self._timeline.created,
+            starts=self._timeline.starts,
         )
 
 

@@ -93,3 +93,62 @@ def test_cli_plan_bad_workers_per_process_exits_2(cli: Any) -> None:
     code, out, errors = cli("plan", *CONSTANT_PLAN, "--workers-per-process", "20", "--max-workers", "10")
     assert (code, out) == (EXIT_USAGE, "")
     assert errors == ["smstrio: error: workers per process must be within 1..10 (--max-workers), got 20"]
+
+
+ARRIVALS_PLAN = ("--arrival-rate", "20", "--duration", "60", "--mean", "1", "--max-p99-latency", "5", "--seed", "3")
+
+
+def test_cli_plan_for_steady_arrivals(cli: Any) -> None:
+    """plan --arrival-rate: the fewest workers within the p99 latency, with the question's terms and the queue."""
+    code, out, errors = cli("plan", *ARRIVALS_PLAN, "--no-verify", "--json")
+    result = json.loads(out)
+    assert (code, errors, result["workers"], result["estimate"], result["estimate_by"]) == (
+        EXIT_OK,
+        [],
+        24,
+        23,
+        "Erlang C",
+    )
+    assert (result["arrival_rate_per_s"], result["arrivals"], result["duration_s"], result["max_p99_latency_s"]) == (
+        20.0,
+        "poisson",
+        60.0,
+        5.0,
+    )
+    assert [(t["workers"], t["latency_p99_s"], t["max_queue_depth"], t["passed"]) for t in result["trials"]] == [
+        (23, 5.029888, 21, False),
+        (24, 4.866048, 14, True),
+    ]
+
+
+def test_cli_plan_for_steady_arrivals_in_text(cli: Any) -> None:
+    """plan's text for arrivals names the rate, the limit, the queue at the answer and Erlang C's start."""
+    code, out, errors = cli("plan", *ARRIVALS_PLAN, "--no-verify")
+    assert (code, errors) == (EXIT_OK, [])
+    assert out.startswith(
+        "24 workers: the fewest that keep the p99 latency of 20 messages/s (poisson) for 60 s within 5 s, "
+        "at most 14 waiting (Erlang C: 23 workers)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--mean", "1"], "plan asks one question: --messages N --target-duration S (a drain), or --arrival-rate R"),
+        (["--mean", "1", "--messages", "5", "--arrival-rate", "2"], "plan asks one question"),
+        (["--mean", "1", "--messages", "5"], "a drain needs both --messages and --target-duration"),
+        (
+            ["--mean", "1", "--arrival-rate", "5"],
+            "steady arrivals need --arrival-rate, --duration and --max-p99-latency",
+        ),
+        (
+            ["--mean", "1", "--arrival-rate", "0", "--duration", "5", "--max-p99-latency", "5"],
+            "arrival rate must be a number > 0, got 0.0",
+        ),
+    ],
+)
+def test_cli_plan_needs_one_whole_question(cli: Any, argv: list[str], error: str) -> None:
+    """plan with no question, two, or half of one is bad input: exit 2, one line naming what it needs."""
+    code, out, errors = cli("plan", *argv)
+    assert (code, out, len(errors)) == (EXIT_USAGE, "", 1)
+    assert errors[0].startswith(f"smstrio: error: {error}")

@@ -83,6 +83,9 @@ def test_cli_senders_and_scenario_file_combine(cli: Any, tmp_path: Path) -> None
         (["--max-failure-rate", "1.5"], "max_failure_rate must be within 0..1"),
         (["--virtual-time", "--port", "0"], "--port serves HTTP in real time"),
         (["--scenario", "missing.toml"], "missing.toml: cannot read the scenario"),
+        (["--duration", "5"], "--duration gives the seconds of arrivals: it needs --arrival-rate"),
+        (["--arrival-rate", "5", "--duration", "5", "--messages", "3"], "it needs --arrival-rate, and no --messages"),
+        (["--arrivals", "constant"], "--arrivals spaces steady arrivals: it needs --arrival-rate"),
     ],
 )
 def test_cli_bad_simulate_input_exits_2_with_one_line(cli: Any, argv: list[str], message: str) -> None:
@@ -129,3 +132,16 @@ async def test_cli_sigint_stops_cleanly(tmp_path: Path, signals: int, code: int)
         assert summary["sent"] > 0  # how many rounds ended before the signal depends on real time
         assert summary["sent"] % 10 == 0
         assert errors == [f"smstrio: error: stopped early: {summary['sent']} of 100000 processed"]
+
+
+def test_cli_simulate_steady_arrivals(cli: Any) -> None:
+    """simulate --arrival-rate R --duration S: R x S messages arriving one by one, the latency and queue in the JSON."""
+    code, out, errors = cli(
+        "simulate", "--virtual-time", "--json", "--arrival-rate", "4", "--arrivals", "constant", "--duration", "5",
+        "--workers", "1", "--mean", "0.5", "--distribution", "constant", "--max-p99-latency", "5", "--seed", "1",
+    )  # fmt: skip
+    summary = json.loads(out)
+    assert (code, errors) == (EXIT_FAILURE, ["smstrio: error: threshold max_p99_latency_s crossed: 5.25 > 5"])
+    assert (summary["messages"], summary["arrival_rate_per_s"], summary["arrivals"]) == (20, 4.0, "constant")
+    assert (summary["duration_s"], summary["max_queue_depth"], summary["latency_max_s"]) == (10.25, 10, 5.25)
+    assert summary["latency_us"]["count"] == 20

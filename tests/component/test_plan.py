@@ -10,9 +10,10 @@ import trio
 from trio.testing import MockClock
 
 from smstrio.core.distributions import Distribution
-from smstrio.core.scenario import Scenario, SenderProfile, Thresholds
+from smstrio.core.scenario import Arrivals, Scenario, SenderProfile, Thresholds
+from smstrio.core.summary import SimulationSummary
 from smstrio.sim import plan
-from smstrio.sim.kernel import KernelRun, run_kernel
+from smstrio.sim.kernel import run_kernel
 from smstrio.sim.plan import plan_workers
 from smstrio.sim.simulate import run_simulation
 
@@ -99,7 +100,7 @@ async def test_search_starts_at_littles_law_and_tries_a_handful(autojump_clock: 
 
     result = await plan_workers(scenario, max_workers=10_000, verify=False)
 
-    assert (result.estimate, result.workers, result.verified, result.below) == (334, 339, False, None)
+    assert (result.estimate.workers, result.workers, result.verified, result.below) == (334, 339, False, None)
     assert [(t.workers, t.by, t.passed) for t in result.trials] == [
         (334, "kernel", False),
         (339, "kernel", True),
@@ -137,7 +138,7 @@ async def test_full_simulations_overrule_a_kernel_that_drifted(
 ) -> None:
     """A kernel modelling one worker too many is caught by the full simulation at its answer: no answer, the reason."""
 
-    def one_worker_more(scenario: Scenario) -> KernelRun:
+    def one_worker_more(scenario: Scenario) -> SimulationSummary:
         return run_kernel(_with_workers(scenario, scenario.senders[0].workers + 1))
 
     monkeypatch.setattr(plan, "run_kernel", one_worker_more)
@@ -153,3 +154,83 @@ async def test_full_simulations_overrule_a_kernel_that_drifted(
         "the kernel no longer models the simulation"
     )
     assert (result.below, [(t.workers, t.by) for t in result.trials][-1]) == (None, (9, "simulation"))
+
+
+def _arriving(rate: float, duration: float, limit: float, sender: SenderProfile) -> Scenario:
+    return Scenario(
+        messages=round(rate * duration),
+        senders=(sender,),
+        seed=3,
+        arrivals=Arrivals(rate=rate),
+        thresholds=Thresholds(max_p99_latency_s=limit),
+    )
+
+
+async def test_arrivals_answer_is_the_full_binary_searchs(autojump_clock: MockClock) -> None:
+    """20 messages/s for 60 s of exponential 1 s sends within a p99 latency of 5 s: Erlang C says 23, the kernel
+    finds 23 fails and 24 passes, and a binary search over full simulations answers 24 too."""
+    scenario = _arriving(20.0, 60.0, 5.0, _sender(1, 1.0, EXP))
+
+    async def passes(workers: int) -> bool:
+        return (await run_simulation(_with_workers(scenario, workers))).passed
+
+    with trio.fail_after(CAP_S):
+        expected = await _binary_search(passes, 40)
+        result = await plan_workers(scenario, max_workers=40)
+
+    assert (result.estimate.basis, result.estimate.workers) == ("Erlang C", 23)
+    assert (expected, result.workers, result.reason, result.verified) == (24, 24, None, True)
+    assert [(t.workers, t.by, t.passed) for t in result.trials] == [
+        (23, "kernel", False),
+        (24, "kernel", True),
+        (24, "simulation", True),
+        (23, "simulation", False),
+    ]
+    assert result.proof is not None
+    assert (result.proof.summary.latency_p99_s, result.proof.summary.max_queue_depth) == (4.866048, 14)
+
+
+async def test_arrivals_of_other_distributions_start_at_the_offered_load(autojump_clock: MockClock) -> None:
+    """Uniform sends start from the offered load plus its square root: 20/s of 1 s is 20 + 4.47, so 25; the search
+    steps down, doubling its step, to 18 that fails, then bisects to 21."""
+    result = await plan_workers(_arriving(20.0, 60.0, 3.0, _sender(1, 1.0, UNIFORM)), max_workers=40, verify=False)
+
+    assert (result.estimate.basis, result.estimate.workers, result.workers) == (
+        "offered load + its square root",
+        25,
+        21,
+    )
+    assert [(t.workers, t.passed) for t in result.trials] == [
+        (25, True),
+        (24, True),
+        (22, True),
+        (18, False),
+        (20, False),
+        (21, True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("limit", "max_workers", "reason"),
+    [
+        (
+            4.0,
+            100,
+            "a p99 latency of 4 s is under the p99 of one send (4.60517 s, exponential of mean 1 s): "
+            "no worker count meets it",
+        ),
+        (
+            5.0,
+            20,
+            "20 messages/s of 1 s sends keep 20 workers busy on average (rate * mean): "
+            "--max-workers 20 cannot keep up, the queue grows without end",
+        ),
+    ],
+)
+async def test_impossible_arrivals_are_answered_without_a_run(
+    autojump_clock: MockClock, limit: float, max_workers: int, reason: str
+) -> None:
+    """A latency limit under one send's own p99, or arrivals the most workers cannot serve: the reason, no run."""
+    result = await plan_workers(_arriving(20.0, 60.0, limit, _sender(1, 1.0, EXP)), max_workers=max_workers)
+
+    assert (result.workers, result.reason, result.trials, result.proof) == (None, reason, (), None)

@@ -13,7 +13,7 @@ import trio
 from trio.testing import MockClock
 
 from smstrio.core.distributions import Distribution
-from smstrio.core.scenario import Scenario, SenderProfile, Thresholds
+from smstrio.core.scenario import ArrivalProcess, Arrivals, Scenario, SenderProfile, Thresholds
 from smstrio.sim.seams import FLOW_LIMIT
 from smstrio.sim.simulate import STOP_GRACE_S, Simulation, run_simulation
 
@@ -76,6 +76,26 @@ async def test_heterogeneous_senders_share_the_work(autojump_clock: MockClock) -
         ([("fast", 1990, 0), ("slow", 1010, 0)], 202.0),
     ]
     assert [(s.p50_s, s.p99_s) for s in summary.senders] == [(1.0, 1.0), (2.0, 2.0)]
+
+
+async def test_latency_runs_on_the_virtual_clock_from_the_start(autojump_clock: MockClock) -> None:
+    """Loaded at once, a message's latency is the simulated time to its outcome: 2 s for the first round, 20 s for
+    the last of 10, however little wall time passed; 900 wait for a worker at the start."""
+    summary = await _simulate(Scenario(messages=1000, senders=(_constant(100, 2.0),), seed=1))
+
+    assert (summary.latency.count, summary.latency.min, summary.latency_max_s) == (1000, 2_000_000, 20.0)
+    assert summary.max_queue_depth == 900
+
+
+async def test_steady_arrivals_queue_up_beyond_capacity(autojump_clock: MockClock) -> None:
+    """20 arrivals 0.25 s apart on one worker of 0.5 s: each published at its instant, the n-th ends at
+    0.25 + 0.5n s, 10 wait at the last arrival, and the last waited 4.75 s."""
+    steady = Arrivals(rate=4.0, process=ArrivalProcess.CONSTANT)
+    summary = await _simulate(Scenario(messages=20, senders=(_constant(1, 0.5),), seed=1, arrivals=steady))
+
+    assert (summary.complete, summary.duration_s, summary.throughput_per_s) == (True, 10.25, 1.951)
+    assert (summary.max_queue_depth, summary.latency_max_s, summary.latency.min) == (10, 5.25, 500_000)
+    assert (summary.arrival_rate_per_s, summary.arrivals) == (4.0, "constant")
 
 
 async def test_observed_failure_rate_and_per_sender_counts(autojump_clock: MockClock) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
-from smstrio.core.scenario import Scenario, SenderProfile, Thresholds
+from smstrio.core.scenario import ArrivalProcess, Arrivals, Scenario, SenderProfile, Thresholds
 from smstrio.core.scenario_file import load_scenario, parse_sender_spec
 
 
@@ -93,6 +93,19 @@ def test_scenario_file_gives_the_documented_scenario(tmp_path: Path) -> None:
     )
 
 
+def test_scenario_file_arrivals_give_rate_times_duration_messages(tmp_path: Path) -> None:
+    """[arrivals] with a rate and a duration makes rate x duration messages arriving steadily, spaced as named."""
+    path = tmp_path / "steady.toml"
+    path.write_text(
+        '[arrivals]\nrate = 50\nduration = 200.5\nprocess = "constant"\n[thresholds]\nmax-p99-latency-s = 2\n'
+    )
+    assert load_scenario(path) == Scenario(
+        messages=10025,
+        arrivals=Arrivals(rate=50.0, process=ArrivalProcess.CONSTANT),
+        thresholds=Thresholds(max_p99_latency_s=2.0),
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -106,8 +119,14 @@ def test_scenario_file_gives_the_documented_scenario(tmp_path: Path) -> None:
         ("senders = 3\n", "s.toml: senders: expected tables [[senders]]"),
         ("senders = []\n", "s.toml: a scenario needs 1 to 1000 senders, got 0"),
         ('[[senders]]\nname = "a"\n[[senders]]\nname = "a"\n', "s.toml: sender names must differ, got a, a"),
-        ("speed = 3\n", "s.toml: unknown key 'speed' (expected messages, seed, senders, thresholds)"),
+        ("speed = 3\n", "s.toml: unknown key 'speed' (expected messages, seed, senders, thresholds, arrivals)"),
         ("messages = \n", "s.toml: invalid TOML: "),
+        ("messages = 5\n[arrivals]\nrate = 1\nduration = 5\n", "s.toml: arrivals: give messages or a duration"),
+        ("[arrivals]\nduration = 5\n", "s.toml: arrivals: rate (messages per second) is required"),
+        ("[arrivals]\nrate = 0\n", "s.toml: arrivals: arrival rate must be a number > 0, got 0.0"),
+        ("[arrivals]\nrate = 1\nduration = -1\n", "s.toml: arrivals: duration must be a number > 0 seconds"),
+        ('[arrivals]\nrate = 1\nprocess = "burst"\n', "s.toml: arrivals: process: expected one of poisson, constant"),
+        ("arrivals = 3\n", "s.toml: arrivals: expected a table [arrivals]"),
     ],
 )
 def test_bad_scenario_file_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
