@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -50,10 +49,6 @@ SNAPSHOT_KEYS = frozenset(
     }
 )
 """The keys of ``/stats`` and ``smstrio stats`` that README.md documents."""
-
-
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-"""Terminal escape sequences, to strip from captured output."""
 
 
 def stats_document(**changes: Any) -> dict[str, Any]:

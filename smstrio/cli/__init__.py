@@ -1,10 +1,10 @@
 """The ``smstrio`` command line: parse flags once, build settings, run one role under Trio.
 
 ``_app`` holds the app, the shared flags, the runner and the exit codes; importing
-``services``, ``simulation`` and ``bench`` registers their commands on it.
+``services``, ``gateway``, ``simulation`` and ``bench`` registers their commands on it.
 """
 
-from smstrio.cli import bench, services, simulation
+from smstrio.cli import bench, gateway, services, simulation
 from smstrio.cli._app import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -23,6 +23,7 @@ __all__ = [
     "EXIT_USAGE",
     "app",
     "bench",
+    "gateway",
     "main",
     "services",
     "simulation",

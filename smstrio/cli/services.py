@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -11,6 +12,7 @@ from typing import Annotated
 
 import trio
 from cyclopts import Parameter
+from rich.console import Console
 
 from smstrio.cli._app import (
     DEAD_BODY_SHOWN,
@@ -71,17 +73,15 @@ def produce(
     )
 
     async def main() -> int:
-        bar = console.ProgressBar(settings.count, _write_err, trio.current_time) if sys.stderr.isatty() else None
+        terminal = sys.stderr.isatty()
+        bar = console.ProduceProgress(settings.count, Console(file=sys.stderr), trio.current_time) if terminal else None
         async with open_services(settings.common, name="smstrio produce") as (broker, store):
             with trio.CancelScope() as scope:
                 async with trio.open_nursery() as nursery:
                     await nursery.start(stop_on_signals, scope.cancel, scope)
-                    try:
+                    with bar if bar is not None else contextlib.nullcontext():
                         progress = bar.update if bar is not None else None
                         summary = await run_producer(settings, broker, store, progress=progress)
-                    finally:
-                        if bar is not None:
-                            bar.finish()
                     nursery.cancel_scope.cancel()
             if scope.cancelled_caught:
                 raise PublishError("interrupted; the messages confirmed so far are counted in produced")
@@ -200,33 +200,22 @@ def monitor(
     # Imported here: quart and hypercorn take a third of a second that the other commands need not pay.
     from smstrio.web.serve import run_monitor
 
+    table = console.LiveTable(Console(file=sys.stdout), redirect_stderr=sys.stderr.isatty())
     if json_lines or not sys.stdout.isatty():
         role = functools.partial(run_monitor, report=_print_json_line)
     else:  # the table shows what the stats log line says: keep that line out of the terminal
-        table = console.LiveTable()
-        role = functools.partial(
-            run_monitor, report=lambda s: _write(table.frame(s.to_json())), stats_log_level=logging.DEBUG
-        )
+        role = functools.partial(run_monitor, report=lambda s: table.show(s.to_json()), stats_log_level=logging.DEBUG)
 
     async def main() -> int:
-        async with open_services(settings.common, name="smstrio monitor") as (broker, store):
-            return await until_signalled(stop_by_trigger, role, settings, broker, store)
+        with table:  # draws nothing unless shown
+            async with open_services(settings.common, name="smstrio monitor") as (broker, store):
+                return await until_signalled(stop_by_trigger, role, settings, broker, store)
 
     run_command("monitor", settings.common, main)
 
 
-def _write_err(text: str) -> None:
-    sys.stderr.write(text)
-    sys.stderr.flush()
-
-
 def _print_json_line(snap: StatsSnapshot) -> None:
     print(json.dumps(snap.to_json()), flush=True)
-
-
-def _write(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
 
 
 @app.command

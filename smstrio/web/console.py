@@ -1,19 +1,30 @@
-"""The monitor's live table for a terminal. Pure: strings in, strings out, no I/O.
+"""What smstrio draws on a terminal, with rich: the monitor's live table and produce's progress bar.
 
-``render`` turns one ``/stats`` object into lines of text; ``redraw`` wraps them in the
-plain ANSI escapes that move the cursor back over the previous table and clear below it,
-so each interval overwrites the last one in place.
+``render`` turns one ``/stats`` object into a rich renderable (pure: no I/O). :class:`LiveTable`
+draws successive ones in place with ``rich.live``, which counts the rows it drew (wrapped lines
+included), crops a table taller than the terminal, and prints log lines written to stderr meanwhile
+above the table instead of through it. :class:`ProduceProgress` is ``produce``'s bar (``rich.progress``).
+Neither is used off a terminal: there the commands print JSON.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from types import TracebackType
 from typing import Any
+
+from rich import box
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskProgressColumn
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
 
 from smstrio.core.stats import eta
 
-BAR_WIDTH = 30
+BAR_WIDTH = 40
 _PERCENTILES = ("p50", "p90", "p95", "p99", "max")
 _SENDER_COLUMNS = ("sender", "workers", "mean", "fail%", "sent", "failed", "invalid", "retried", "seen")
 
@@ -45,46 +56,68 @@ def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def bar(progress: float | None, width: int = BAR_WIDTH) -> str:
-    """``[#####.....]`` filled in proportion to ``progress`` (0..1); all dots when unknown."""
-    filled = 0 if progress is None else round(min(max(progress, 0.0), 1.0) * width)
-    return "[" + "#" * filled + "." * (width - filled) + "]"
+def _pairs(*pairs: tuple[str, str]) -> Text:
+    """``sent 4,000  failed 500``: each name dim, each value as it is."""
+    text = Text()
+    for i, (name, value) in enumerate(pairs):
+        text.append(("  " if i else "") + name + " ", style="dim")
+        text.append(value)
+    return text
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Columns padded to their widest cell: the first one left-aligned, the numbers right-aligned."""
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
-    return [
-        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-        for row in (header, *rows)
-    ]
+def _table(header: tuple[str, ...], rows: list[list[str]]) -> Table:
+    """Columns sized to their widest cell: the first one left-aligned, the numbers right-aligned."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for i, name in enumerate(header):
+        table.add_column(name, justify="right" if i else "left", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
-def render(stats: Mapping[str, Any]) -> list[str]:
-    """The table's lines for one ``/stats`` object."""
+def render(stats: Mapping[str, Any]) -> Group:
+    """The table for one ``/stats`` object."""
     progress = stats["progress"]
-    percent = "-" if progress is None else f"{progress * 100:.1f}%"
     depth = stats["queue_depth"]
-    lines = [
-        f"smstrio monitor  queue {stats['queue']}",
-        "",
-        f"progress  {bar(progress)} {percent}  {stats['processed']:,}/{stats['produced']:,}"
-        f"  ETA {duration(eta_s(stats))}",
-        f"counts    sent {stats['sent']:,}  failed {stats['failed']:,}  invalid {stats['invalid']:,}"
-        f"  retried {stats['retried']:,}  duplicates {stats['duplicates']:,}",
-        f"queue     depth {'-' if depth is None else f'{depth:,}'}  consumers {_count(stats.get('consumers'))}"
-        f"  senders {len(stats['senders'])}",
-        f"rate/s    1s {stats['rate_1s']:,.1f}  5s {stats['throughput_per_s']:,.1f}  60s {stats['rate_60s']:,.1f}"
-        f"  mean send {_seconds(stats['avg_time_s'])}",
-        "",
-    ]
+    percent = "-" if progress is None else f"{progress * 100:.1f}%"
+    bar = Table.grid(padding=(0, 2))
+    bar.add_row(
+        ProgressBar(total=1.0, completed=progress or 0.0, width=BAR_WIDTH),
+        f"{percent}  {stats['processed']:,}/{stats['produced']:,}  ETA {duration(eta_s(stats))}",
+    )
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_row("progress", bar)
+    summary.add_row(
+        "counts",
+        _pairs(
+            *((key, f"{stats[key]:,}") for key in ("sent", "failed", "invalid", "retried", "duplicates")),
+        ),
+    )
+    summary.add_row(
+        "queue",
+        _pairs(
+            ("depth", _count(depth)),
+            ("consumers", _count(stats.get("consumers"))),
+            ("senders", f"{len(stats['senders'])}"),
+        ),
+    )
+    summary.add_row(
+        "rate/s",
+        _pairs(
+            ("1s", f"{stats['rate_1s']:,.1f}"),
+            ("5s", f"{stats['throughput_per_s']:,.1f}"),
+            ("60s", f"{stats['rate_60s']:,.1f}"),
+            ("mean send", _seconds(stats["avg_time_s"])),
+        ),
+    )
     percentiles = [
         [name, *(_seconds(stats[key][p]) for p in _PERCENTILES)]
         for name, key in (("service", "service_time_s"), ("latency", "latency_s"))
     ]
-    lines += _table(("", *_PERCENTILES), percentiles)
+    header = Text.assemble(("smstrio monitor", "bold"), "  queue ", (stats["queue"], "bold cyan"))
+    parts: list[Any] = [header, "", summary, "", _table(("", *_PERCENTILES), percentiles)]
     if stats["senders"]:
-        lines.append("")
         updated = stats["updated_at"]
         rows = [
             [
@@ -100,55 +133,85 @@ def render(stats: Mapping[str, Any]) -> list[str]:
             ]
             for s in stats["senders"]
         ]
-        lines += _table(_SENDER_COLUMNS, rows)
-    return lines
+        parts += ["", _table(_SENDER_COLUMNS, rows)]
+    return Group(*parts)
 
 
 class LiveTable:
-    """Successive frames of the table, each drawn over the one before."""
+    """The monitor's table on a terminal, each ``/stats`` object drawn over the one before.
 
-    def __init__(self) -> None:
-        self._drawn = 0
+    ``redirect_stderr``: print what is written to ``sys.stderr`` meanwhile (log lines) above the
+    table; only when stderr is the same terminal.
+    """
 
-    def frame(self, stats: Mapping[str, Any]) -> str:
-        """The text to write for this ``/stats`` object."""
-        lines = render(stats)
-        text = redraw(lines, self._drawn)
-        self._drawn = len(lines)
-        return text
+    def __init__(self, console: Console, *, redirect_stderr: bool) -> None:
+        self._live = Live(console=console, auto_refresh=False, redirect_stdout=False, redirect_stderr=redirect_stderr)
 
+    def show(self, stats: Mapping[str, Any]) -> None:
+        """Draw ``stats`` in place of the table drawn last (the first call starts the display)."""
+        self._live.start()
+        self._live.update(render(stats), refresh=True)
 
-def redraw(lines: Sequence[str], previous: int) -> str:
-    """Text that replaces the ``previous`` lines last drawn with ``lines`` (each line cleared to its end)."""
-    up = f"\x1b[{previous}F" if previous else ""
-    return up + "".join(f"{line}\x1b[K\n" for line in lines) + "\x1b[J"
+    def __enter__(self) -> LiveTable:
+        return self
 
-
-def progress_line(done: int, total: int, seconds: float) -> str:
-    """``produce [####......] 4,000/10,000  40%  8,000 msg/s  ETA 0.8s``: one line for a terminal."""
-    share = done / total if total else 1.0
-    rate = done / seconds if seconds > 0 else 0.0
-    eta = (total - done) / rate if rate > 0 else None
-    return f"produce {bar(share)} {done:,}/{total:,} {share:4.0%}  {rate:,.0f} msg/s  ETA {duration(eta)}"
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        """Leave the last table on screen and the cursor below it."""
+        self._live.stop()
 
 
-class ProgressBar:
-    """A progress line redrawn in place on a terminal, at most every ``every`` seconds (``\\r``, erase line)."""
+class _Done(ProgressColumn):
+    """``4,000/10,000``: confirmed of the total."""
 
-    def __init__(self, total: int, write: Callable[[str], object], clock: Callable[[], float], every: float = 0.1):
+    def render(self, task: Task) -> Text:
+        return Text(f"{int(task.completed):,}/{int(task.total or 0):,}")
+
+
+class _RateAndEta(ProgressColumn):
+    """``8,000 msg/s  ETA 0.8s``: the mean rate since the start, and the time left at that rate."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        rate = task.completed / elapsed if elapsed > 0 else 0.0
+        left = (task.total or 0) - task.completed
+        return Text(f"{rate:,.0f} msg/s  ETA {duration(left / rate if rate > 0 else None)}")
+
+
+class ProduceProgress:
+    """``produce ━━━━━━╺━━━━━━━ 4,000/10,000 40% 8,000 msg/s  ETA 0.8s`` on a terminal, redrawn at most
+    every ``every`` seconds of ``clock`` (and always at the end); what is written to ``sys.stderr``
+    meanwhile (log lines) prints above it."""
+
+    def __init__(self, total: int, console: Console, clock: Callable[[], float], every: float = 0.1) -> None:
+        self._progress = Progress(
+            "produce",
+            BarColumn(bar_width=BAR_WIDTH),
+            _Done(),
+            TaskProgressColumn(),
+            _RateAndEta(),
+            console=console,
+            auto_refresh=False,
+            redirect_stdout=False,
+            get_time=clock,
+        )
+        self._task = self._progress.add_task("produce", total=total)
         self._total = total
-        self._write = write
         self._clock = clock
         self._every = every
-        self._started = clock()
         self._shown = -math.inf
 
+    def __enter__(self) -> ProduceProgress:
+        self._progress.start()
+        return self
+
     def update(self, done: int) -> None:
+        """``done`` messages confirmed so far."""
+        self._progress.update(self._task, completed=done)
         now = self._clock()
         if done >= self._total or now - self._shown >= self._every:
             self._shown = now
-            self._write("\r" + progress_line(done, self._total, now - self._started) + "\x1b[K")
+            self._progress.refresh()
 
-    def finish(self) -> None:
-        """End the line, so what is printed next starts on a line of its own."""
-        self._write("\n")
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        """Leave the last bar on screen and the cursor below it."""
+        self._progress.stop()

@@ -1,11 +1,16 @@
-"""CLI tier: the console output of ``smstrio monitor`` on a pipe and on a terminal, and ``produce``'s progress bar."""
+"""CLI tier: the console output of ``smstrio monitor`` on a pipe and on a terminal, ``produce``'s progress bar,
+and the log lines on each."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
+import struct
 import subprocess
 import sys
+import termios
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,8 +20,12 @@ import trio
 from smstrio.adapters.bridge import open_bridge
 from smstrio.adapters.redis.store import RedisStore
 from smstrio.testing import AMQP_URL, REDIS_URL, delete_queues
-from smstrio.web.console import render
-from tests.conftest import ANSI, SNAPSHOT_KEYS, stats_document
+from tests.conftest import SNAPSHOT_KEYS
+from tests.screen import screen
+
+COLUMNS, LINES = 120, 40
+CONSOLE_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} (DEBUG|INFO |WARN |ERROR) \S")
+"""A console log line: time, level, event."""
 
 
 @pytest.fixture
@@ -35,14 +44,26 @@ def _env(queue: str) -> dict[str, str]:
     return {**env, "AMQP_URL": AMQP_URL, "REDIS_URL": REDIS_URL, "QUEUE_NAME": queue}
 
 
-async def _monitor_output(queue: str, cwd: Path, *flags: str, tty: bool, marker: bytes) -> str:
-    """Run ``smstrio monitor`` with stdout on a pipe or a terminal until it printed ``marker`` 3 times, then stop it."""
+def _terminal() -> tuple[int, int]:
+    """A pseudo-terminal COLUMNS x LINES: its reading and writing ends."""
+    reader, writer = os.openpty()
+    fcntl.ioctl(writer, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
+    return reader, writer
+
+
+async def _monitor_output(
+    queue: str, cwd: Path, *flags: str, tty: bool, marker: bytes, stderr_too: bool = False
+) -> str:
+    """Run ``smstrio monitor`` with stdout (and, if ``stderr_too``, stderr) on a pipe or a terminal until it
+    printed ``marker`` 4 times, then stop it."""
     argv = [sys.executable, "-m", "smstrio", "monitor", "--interval", "0.2", "--port", "0", *flags]
-    reader, writer = os.openpty() if tty else os.pipe()
+    reader, writer = _terminal() if tty else os.pipe()
     output = b""
     enough = trio.Event()
     with trio.fail_after(30):
-        process = await trio.lowlevel.open_process(argv, env=_env(queue), cwd=cwd, stdout=writer)
+        process = await trio.lowlevel.open_process(
+            argv, env=_env(queue), cwd=cwd, stdout=writer, stderr=writer if stderr_too else None
+        )
         os.close(writer)
         async with trio.lowlevel.FdStream(reader) as stream, trio.open_nursery() as nursery:
 
@@ -51,7 +72,7 @@ async def _monitor_output(queue: str, cwd: Path, *flags: str, tty: bool, marker:
                 try:
                     async for chunk in stream:
                         output += chunk
-                        if output.count(marker) >= 3:
+                        if output.count(marker) >= 4:
                             enough.set()
                 except trio.BrokenResourceError:  # a terminal's reader gets EIO once the process closed it
                     pass
@@ -76,24 +97,26 @@ async def test_monitor_prints_json_lines_on_a_pipe(queue_name: str, tmp_path: Pa
 
 @pytest.mark.services
 async def test_monitor_draws_a_live_table_on_a_terminal(queue_name: str, tmp_path: Path, cleanup: None) -> None:
-    """On a terminal smstrio monitor redraws a table in place each interval; --json prints JSON lines there too."""
-    table = await _monitor_output(queue_name, tmp_path, tty=True, marker=b"\x1b[J")
+    """On a terminal smstrio monitor redraws one table in place, its log lines above it; --json prints JSON lines."""
+    table = await _monitor_output(queue_name, tmp_path, tty=True, marker=b"smstrio monitor", stderr_too=True)
     as_json = await _monitor_output(queue_name, tmp_path, "--json", tty=True, marker=b"\n")
 
-    frames = table.split("\x1b[J")
-    assert len(frames) >= 4  # three frames and what follows the last, and any printed before SIGTERM
-    assert all(f"\x1b[{len(render(stats_document(senders=[])))}F" in frame for frame in frames[1:-1])
-    assert f"smstrio monitor  queue {queue_name}" in ANSI.sub("", frames[0])
-    assert '"event":"stats"' not in table  # the table replaces the stats log line on a terminal
+    rows = screen(table, columns=COLUMNS, lines=LINES)
+    assert table.count("smstrio monitor") >= 4  # four frames drawn, and any drawn before SIGTERM
+    assert [r for r in rows if "smstrio monitor" in r] == [f"smstrio monitor  queue {queue_name}"]
+    logged = [r.split()[2:4] for r in rows if CONSOLE_LINE.match(r)]
+    assert any(event == "serving" and fields.startswith('urls=["http://127.0.0.1:') for event, fields in logged)
+    assert ["stopping", "gracefully"] in logged
+    assert "stats" not in [event for event, _ in logged]  # the table replaces the stats log line on a terminal
     json_lines = [json.loads(line) for line in as_json.splitlines() if line.startswith('{"queue"')]
     assert len(json_lines) >= 3  # three, and any printed before SIGTERM
     assert "\x1b[" not in as_json
 
 
-async def _produce_stderr(queue: str, cwd: Path, *, tty: bool) -> str:
+async def _produce_stderr(queue: str, cwd: Path, *flags: str, tty: bool) -> str:
     """Run ``smstrio produce 3000 --window 500`` with stderr on a terminal or a pipe; return what it wrote there."""
-    argv = [sys.executable, "-m", "smstrio", "produce", "3000", "--window", "500"]
-    reader, writer = os.openpty() if tty else os.pipe()
+    argv = [sys.executable, "-m", "smstrio", "produce", "3000", "--window", "500", *flags]
+    reader, writer = _terminal() if tty else os.pipe()
     output = b""
     with trio.fail_after(30):
         process = await trio.lowlevel.open_process(
@@ -112,11 +135,20 @@ async def _produce_stderr(queue: str, cwd: Path, *, tty: bool) -> str:
 
 @pytest.mark.services
 async def test_produce_shows_a_progress_bar_on_a_terminal_only(queue_name: str, tmp_path: Path, cleanup: None) -> None:
-    """On a terminal smstrio produce redraws a progress bar up to 3,000/3,000; on a pipe it writes only log lines."""
-    on_terminal = await _produce_stderr(queue_name, tmp_path, tty=True)
+    """On a terminal smstrio produce draws a progress bar up to 3,000/3,000 below console log lines (JSON ones with
+    --log-format json); on a pipe it writes only JSON log lines."""
+    on_terminal = screen(await _produce_stderr(queue_name, tmp_path, tty=True), columns=COLUMNS, lines=LINES)
+    as_json = screen(
+        await _produce_stderr(queue_name, tmp_path, "--log-format", "json", tty=True), columns=COLUMNS, lines=LINES
+    )
     on_pipe = await _produce_stderr(queue_name, tmp_path, tty=False)
-    frames = [f for f in on_terminal.split("\r") if f.startswith("produce [")]
-    assert frames
-    assert "3,000/3,000 100%" in ANSI.sub("", frames[-1])
+
+    for rows in (on_terminal, as_json):
+        assert re.fullmatch(r"produce ━{40} 3,000/3,000 100% [\d,]+ msg/s  ETA 0\.0s", [r for r in rows if r][-1])
+    logged = [r for r in on_terminal if r][:-1]
+    assert len(logged) == 1  # the producing log line above the bar, nothing else
+    assert CONSOLE_LINE.match(logged[0])
+    assert logged[0].split()[2] == "producing"
+    assert json.loads("".join([r for r in as_json if r][:-1]))["event"] == "producing"  # a line wrapped at 120
     assert "\r" not in on_pipe
-    assert all(json.loads(line)["level"] for line in on_pipe.splitlines())
+    assert [json.loads(line)["event"] for line in on_pipe.splitlines()] == ["producing"]

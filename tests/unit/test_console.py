@@ -1,14 +1,29 @@
-"""Unit tests for the console output of ``smstrio monitor`` and ``produce``: the live table and the progress bar."""
+"""Unit tests for what ``smstrio monitor`` and ``produce`` draw on a terminal: the live table and the progress bar."""
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
 import pytest
+from rich.console import Console, RenderableType
 
-from smstrio.web.console import LiveTable, ProgressBar, bar, duration, eta_s, progress_line, redraw, render
-from tests.conftest import ANSI, stats_document
+from smstrio.web.console import LiveTable, ProduceProgress, duration, eta_s, render
+from tests.conftest import stats_document
+from tests.screen import screen
+
+
+def _terminal(width: int = 120) -> Console:
+    """A rich console that takes a StringIO for a colourless terminal ``width`` columns wide, 40 rows high."""
+    return Console(file=io.StringIO(), force_terminal=True, color_system=None, width=width, height=40)
+
+
+def _text(renderable: RenderableType, width: int = 120) -> str:
+    """``renderable`` as plain text ``width`` columns wide, each line without trailing blanks."""
+    console = Console(file=io.StringIO(), color_system=None, width=width)
+    console.print(renderable)
+    return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines())  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -33,72 +48,72 @@ def test_duration_reads_at_a_glance(seconds: float | None, text: str) -> None:
     assert duration(seconds) == text
 
 
-@pytest.mark.parametrize(("progress", "text"), [(None, "[....]"), (0.0, "[....]"), (0.5, "[##..]"), (1.7, "[####]")])
-def test_bar_fills_in_proportion(progress: float | None, text: str) -> None:
-    """The progress bar fills in proportion, clamped to 0..1, empty while unknown."""
-    assert bar(progress, width=4) == text
-
-
 def test_render_shows_every_number() -> None:
     """The table shows the counts, rates, progress with ETA, both percentile rows and the sender row."""
-    lines = render(stats_document())
+    text = _text(render(stats_document()))
 
-    text = "\n".join(lines)
-    assert lines[0] == "smstrio monitor  queue alerts"
-    assert "[##############................] 45.0%  4,501/10,000  ETA 11.0s" in text
-    assert "sent 4,000  failed 500  invalid 1  retried 3  duplicates 2" in text
-    assert "depth 5,499  consumers 1  senders 1" in text
-    assert "1s 480.0  5s 500.0  60s 300.5  mean send 50.0ms" in text
-    assert re.search(r"^service\s+40\.0ms\s+90\.0ms\s+120\.0ms\s+200\.0ms\s+1\.500s$", text, re.M)
-    assert re.search(r"^latency\s+-\s+-\s+-\s+-\s+-$", text, re.M)
-    assert re.search(r"^host-7-abcd\s+20\s+50\.0ms\s+10\s+4,000\s+500\s+1\s+3\s+0\.5s ago$", text, re.M)
+    assert text.splitlines()[0] == "smstrio monitor  queue alerts"
+    assert re.search(r"^progress  ━{18}╸? +45\.0%  4,501/10,000  ETA 11\.0s$", text, re.M)
+    assert re.search(r"^counts    sent 4,000  failed 500  invalid 1  retried 3  duplicates 2$", text, re.M)
+    assert re.search(r"^queue     depth 5,499  consumers 1  senders 1$", text, re.M)
+    assert re.search(r"^rate/s    1s 480\.0  5s 500\.0  60s 300\.5  mean send 50\.0ms$", text, re.M)
+    assert re.search(r"^ +p50 +p90 +p95 +p99 +max$", text, re.M)
+    assert re.search(r"^service +40\.0ms +90\.0ms +120\.0ms +200\.0ms +1\.500s$", text, re.M)
+    assert re.search(r"^latency +- +- +- +- +-$", text, re.M)
+    assert re.search(r"^sender +workers +mean +fail% +sent +failed +invalid +retried +seen$", text, re.M)
+    assert re.search(r"^host-7-abcd +20 +50\.0ms +10 +4,000 +500 +1 +3 +0\.5s ago$", text, re.M)
 
 
 def test_render_without_senders_or_depth() -> None:
     """With no live sender the sender table is left out, and an unknown queue depth shows as -."""
-    lines = render(stats_document(senders=[], queue_depth=None, consumers=None))
+    text = _text(render(stats_document(senders=[], queue_depth=None, consumers=None)))
 
-    assert "depth -  consumers -  senders 0" in "\n".join(lines)
-    assert not any(line.startswith("sender") for line in lines)
-
-
-def test_redraw_moves_back_over_the_previous_table() -> None:
-    """A redraw goes up as many lines as were drawn before, clears each line and what is left below."""
-    assert redraw(["a", "b"], 0) == "a\x1b[K\nb\x1b[K\n\x1b[J"
-    assert redraw(["a"], 3) == "\x1b[3Fa\x1b[K\n\x1b[J"
+    assert re.search(r"^queue     depth -  consumers -  senders 0$", text, re.M)
+    assert not re.search(r"^sender", text, re.M)
 
 
-def test_live_table_draws_each_frame_over_the_last() -> None:
-    """Each frame of the live table starts by moving up over exactly the lines of the frame before."""
-    table = LiveTable()
+def test_live_table_leaves_one_table_on_the_screen_after_many_frames() -> None:
+    """Frames of different heights, with log lines written between them, leave one table on a terminal, the last."""
+    console = _terminal()
+    with LiveTable(console, redirect_stderr=False) as table:
+        for i, senders in enumerate(([], stats_document()["senders"], [], stats_document()["senders"])):
+            table.show(stats_document(senders=senders, queue_depth=i))
+            console.print(f"log line {i}")  # what the redirected stderr prints: above the table
+    rows = screen(console.file.getvalue())  # type: ignore[attr-defined]
 
-    first = table.frame(stats_document())
-    second = table.frame(stats_document(senders=[]))
-    third = table.frame(stats_document())
-
-    assert not first.startswith("\x1b[")
-    assert second.startswith(f"\x1b[{len(render(stats_document()))}F")
-    assert third.startswith(f"\x1b[{len(render(stats_document(senders=[])))}F")
-
-
-def test_progress_line_shows_count_share_rate_and_eta() -> None:
-    """The produce progress line shows the confirmed count of the total, the share, the rate and the time left."""
-    line = progress_line(4000, 10000, 0.5)
-    assert line.startswith("produce [" + "#" * 12 + "." * 18 + "]")
-    assert "4,000/10,000  40%" in line
-    assert "8,000 msg/s" in line
-    assert line.endswith("ETA 0.8s")
+    assert [r for r in rows if "smstrio monitor" in r] == ["smstrio monitor  queue alerts"]
+    assert [r for r in rows if r.startswith("queue ")] == ["queue     depth 3  consumers 1  senders 1"]
+    assert [r for r in rows if r.startswith("log line")] == ["log line 0", "log line 1", "log line 2", "log line 3"]
+    assert rows.index("log line 3") < rows.index("smstrio monitor  queue alerts")
 
 
-def test_progress_bar_redraws_in_place_at_most_every_tenth_of_a_second_and_always_at_the_end() -> None:
-    """Updates closer than the throttle are skipped, the last one never is, and finish ends the line."""
+def test_live_table_draws_nothing_until_shown() -> None:
+    """A live table never shown writes nothing to the terminal."""
+    console = _terminal()
+    with LiveTable(console, redirect_stderr=False):
+        pass
+    assert console.file.getvalue() == ""  # type: ignore[attr-defined]
+
+
+def test_progress_shows_count_share_rate_and_eta_redrawn_at_most_every_tenth_of_a_second() -> None:
+    """The bar shows confirmed of total, the share, the mean rate and the time left; updates closer than 0.1 s
+    are not drawn, the last one always is, and the finished bar stays on screen."""
     now = [0.0]
-    written: list[str] = []
-    progress = ProgressBar(100, written.append, lambda: now[0])
-    for at, done in ((0.05, 10), (0.06, 20), (0.2, 30), (0.21, 100)):
-        now[0] = at
-        progress.update(done)
-    progress.finish()
-    assert [ANSI.sub("", w).split("]")[1].split()[0] for w in written[:-1]] == ["10/100", "30/100", "100/100"]
-    assert all(w.startswith("\r") and w.endswith("\x1b[K") for w in written[:-1])
-    assert written[-1] == "\n"
+    console = _terminal(width=100)
+    with ProduceProgress(10_000, console, lambda: now[0]) as progress:
+        drawn = [console.file.getvalue()]  # type: ignore[attr-defined]
+        for at, done in ((0.05, 1_000), (0.1, 2_000), (0.5, 4_000), (0.55, 5_000), (0.56, 10_000)):
+            now[0] = at
+            progress.update(done)
+            drawn.append(console.file.getvalue())  # type: ignore[attr-defined]
+    shown = [screen(text, columns=100)[0] for text in drawn]
+
+    assert [" ".join(re.sub("[━╸]", " ", row).split()) for row in shown] == [
+        "produce 0/10,000 0% 0 msg/s ETA -",
+        "produce 1,000/10,000 10% 20,000 msg/s ETA 0.5s",
+        "produce 1,000/10,000 10% 20,000 msg/s ETA 0.5s",
+        "produce 4,000/10,000 40% 8,000 msg/s ETA 0.8s",
+        "produce 4,000/10,000 40% 8,000 msg/s ETA 0.8s",
+        "produce 10,000/10,000 100% 17,857 msg/s ETA 0.0s",
+    ]
+    assert screen(console.file.getvalue(), columns=100)[0].startswith("produce " + "━" * 40)  # type: ignore[attr-defined]
