@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -12,7 +13,6 @@ from cyclopts import Parameter
 
 from smstrio.cli._app import (
     EXIT_FAILURE,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     app,
     run_command,
@@ -20,6 +20,7 @@ from smstrio.cli._app import (
     until_signalled,
 )
 from smstrio.cli._campaign import SenderDefaults, planned_campaign, simulated_campaign
+from smstrio.cli._planning import run_planner
 from smstrio.core.config import (
     Common,
 )
@@ -27,7 +28,6 @@ from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
 from smstrio.core.scenario import ArrivalProcess, Scenario, SenderProfile, Thresholds
 from smstrio.core.scenario_file import load_scenario
-from smstrio.nursery.signals import stop_on_signals
 
 if TYPE_CHECKING:
     from smstrio.core.summary import SimulationSummary
@@ -261,27 +261,13 @@ def plan(
         max_p99_latency=max_p99_latency,
     )
 
-    from smstrio.sim.plan import plan_workers  # see simulate()
-    from smstrio.sim.plan_text import render_plan
-
-    async def main() -> int:
-        with trio.CancelScope() as scope:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(stop_on_signals, scope.cancel, scope)
-                result = await plan_workers(
-                    campaign, max_workers=max_workers, workers_per_process=workers_per_process, verify=verify
-                )
-                nursery.cancel_scope.cancel()
-        if scope.cancelled_caught:
-            print("smstrio: error: interrupted before an answer", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        if json_output:
-            print(json.dumps({**question, **result.to_json()}), flush=True)
-        elif result.trials:
-            print(render_plan(result, campaign), flush=True)
-        if result.reason is not None:
-            print(f"smstrio: error: {result.reason}", file=sys.stderr)
-            return EXIT_FAILURE
-        return EXIT_OK
-
-    run_command("planner", common, main, clock=_virtual_clock(True))
+    planner = functools.partial(
+        run_planner,
+        campaign,
+        question,
+        max_workers=max_workers,
+        workers_per_process=workers_per_process,
+        verify=verify,
+        json_output=json_output,
+    )
+    run_command("planner", common, planner, clock=_virtual_clock(True))
