@@ -6,7 +6,6 @@ import contextlib
 import functools
 import json
 import logging
-import random
 import sys
 from typing import Annotated
 
@@ -26,17 +25,17 @@ from smstrio.cli._app import (
     stop_by_trigger,
     until_signalled,
 )
+from smstrio.cli.gateway import DEFAULT_GATEWAY_FLAGS, GatewayFlags, make_gateway
 from smstrio.core.config import (
     MonitorSettings,
     ProducerSettings,
     SenderSettings,
 )
-from smstrio.core.distributions import Distribution, sampler
+from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError, PublishError
 from smstrio.core.sources import as_distribution, as_float, as_int
 from smstrio.core.stats import StatsSnapshot
 from smstrio.nursery.signals import stop_on_signals
-from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.monitor import collect
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import run_sender
@@ -106,13 +105,14 @@ def send(
     summary_interval: float | None = None,
     seed: int | None = None,
     flags: ServiceFlags = DEFAULT_FLAGS,
+    gateway_flags: GatewayFlags = DEFAULT_GATEWAY_FLAGS,
 ) -> None:
-    """Consume alerts and simulate sending them; record each outcome in Redis, then acknowledge.
+    """Consume alerts and send them, simulated or to an HTTP SMS API; record each outcome in Redis, then acknowledge.
 
     Parameters
     ----------
     workers
-        Concurrent simulated sends [env SENDER_WORKERS; default 20].
+        Concurrent sends; with --gateway http, the most connections to it [env SENDER_WORKERS; default 20].
     mean
         Mean simulated send time in seconds, 0 allowed [env MEAN_PROCESSING_TIME; default 2].
     failure_rate
@@ -150,9 +150,9 @@ def send(
         until_empty=until_empty,
         summary_interval=src.pick(summary_interval, ("SENDER_SUMMARY_INTERVAL",), as_float, 5.0),
         seed=seed,
+        gateway=gateway_flags.resolve(src),
     )
-    rng = random.Random(seed)
-    gateway = SimulatedGateway(sampler(settings.distribution, settings.mean, rng), settings.failure_rate, rng)
+    gateway = make_gateway(settings, seed)
 
     async def main() -> int:
         async with open_services(settings.common, name="smstrio send") as (broker, store):
