@@ -13,6 +13,7 @@ from typing import NoReturn, Protocol
 
 import trio
 
+from smstrio.core.audit import RunLedger
 from smstrio.core.message import Sms
 from smstrio.core.stats import Counted, OutcomeRecord, SenderInfo, StoreView
 
@@ -146,6 +147,10 @@ class StatsStore(Protocol):
 
     async def view(self) -> StoreView:
         """Totals, recent per-second counts and live senders."""
+
+    async def ledger(self, shown: int) -> list[RunLedger]:
+        """Per producer run, ordered by run id: messages counted as produced and as done, with the
+        first ``shown`` seqs produced and not done."""
 
     async def reset(self) -> int:
         """Delete this queue's statistics; return how many keys went."""

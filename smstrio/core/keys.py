@@ -43,6 +43,15 @@ class Keys:
         """Bitmap of one producer run: bit ``seq`` is set once that message's outcome is counted."""
         return f"{self._base}:done:{run}"
 
+    @property
+    def runs_pattern(self) -> str:
+        """A SCAN pattern matching every run's ``produced`` bitmap (the run id follows the last colon)."""
+        return self.produced("*")
+
+    def scratch(self, run: str) -> str:
+        """A key ``smstrio audit`` computes one run's missing messages in, deleted before its script returns."""
+        return f"{self._base}:scratch:{run}"
+
     def rate(self, second: int) -> str:
         """Counter of outcomes counted during one wall-clock second (expires after ``RATE_TTL_S``)."""
         return f"{self._base}:rate:{second}"

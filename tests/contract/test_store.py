@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from smstrio.core.audit import RunLedger
 from smstrio.core.histogram import Histogram
 from smstrio.core.stats import RATE_HISTORY_S, Counted, Outcome, OutcomeRecord, SenderInfo, Totals
 from smstrio.ports import StatsStore
@@ -166,3 +167,25 @@ async def test_reset_deletes_every_statistic(world: World, store: StatsStore) ->
     assert (view.totals, sum(view.recent), view.senders) == (Totals(), 0, [])
     assert (view.service, view.latency) == (Histogram(), Histogram())
     assert await store.add_produced(RUN, [0, 1]) == 2
+
+
+async def test_ledger_names_the_messages_produced_and_not_done(store: StatsStore) -> None:
+    """ledger() gives per run, by run id, produced and done counts and the first seqs produced and not done."""
+    await store.add_produced(RUN, [0, 1, 2, 7, 8, 9, 15, 16, 1_000, 40_000])
+    await store.record([_sent(seq) for seq in (0, 2, 8, 16)] + [_sent(3, run=OTHER_RUN)])
+    assert await store.ledger(4) == [
+        RunLedger(run=RUN, confirmed=10, counted=4, first_missing=(1, 7, 9, 15)),
+        RunLedger(run=OTHER_RUN, confirmed=1, counted=1),
+    ]
+    assert (await store.ledger(10))[0].first_missing == (1, 7, 9, 15, 1_000, 40_000)
+    assert (await store.ledger(0))[0].first_missing == ()
+
+
+async def test_ledger_leaves_no_key_behind(store: StatsStore) -> None:
+    """ledger() reads without a trace: reset afterwards deletes the same keys (totals, rate, 2 histograms,
+    2 bitmaps) as without it."""
+    await store.add_produced(RUN, [0, 1, 2])
+    await store.record([_sent(1)])
+    assert [r.first_missing for r in await store.ledger(5)] == [(0, 2)]
+    assert await store.reset() == 6
+    assert await store.ledger(5) == []

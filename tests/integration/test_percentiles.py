@@ -10,6 +10,7 @@ import trio
 
 from smstrio.adapters.amqp.broker import AmqpBroker
 from smstrio.adapters.redis.store import RedisStore
+from smstrio.core.audit import RunLedger
 from smstrio.core.config import Common, MonitorSettings, ProducerSettings, SenderSettings
 from smstrio.core.distributions import Distribution, sampler
 from smstrio.core.histogram import nearest_rank
@@ -46,6 +47,9 @@ class RecordingStore:
 
     async def view(self) -> StoreView:
         return await self._inner.view()
+
+    async def ledger(self, shown: int) -> list[RunLedger]:
+        return await self._inner.ledger(shown)
 
     async def reset(self) -> int:
         return await self._inner.reset()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import trio
 
+from smstrio.core.audit import RunLedger
 from smstrio.core.histogram import Histogram
 from smstrio.core.keys import RATE_TTL_S
 from smstrio.core.stats import Counted, Outcome, OutcomeRecord, SenderInfo, StoreView, Totals, recent_seconds
@@ -33,6 +34,23 @@ class _Bitmaps:
             return False
         bits[byte] |= mask
         return True
+
+    def count(self, run: str) -> int:
+        """How many bits of ``run`` are set."""
+        return int.from_bytes(self._runs.get(run, b""), "little").bit_count()
+
+    def seqs_only_here(self, run: str, other: _Bitmaps, limit: int) -> tuple[int, ...]:
+        """The first ``limit`` seqs of ``run`` set here and clear in ``other``, ascending."""
+        bits = int.from_bytes(self._runs.get(run, b""), "little") & ~int.from_bytes(other._runs.get(run, b""), "little")
+        seqs: list[int] = []
+        while bits and len(seqs) < limit:
+            lowest = bits & -bits
+            seqs.append(lowest.bit_length() - 1)
+            bits ^= lowest
+        return tuple(seqs)
+
+    def runs(self) -> list[str]:
+        return sorted(self._runs)
 
     def clear(self) -> None:
         self._runs.clear()
@@ -120,6 +138,18 @@ class MemoryStore:
             service=Histogram().merge(self._service),  # copies: a snapshot must not change later
             latency=Histogram().merge(self._latency),
         )
+
+    async def ledger(self, shown: int) -> list[RunLedger]:
+        await trio.lowlevel.checkpoint()
+        return [
+            RunLedger(
+                run=run,
+                confirmed=self._produced.count(run),
+                counted=self._done.count(run),
+                first_missing=self._produced.seqs_only_here(run, self._done, shown),
+            )
+            for run in self._produced.runs()
+        ]
 
     async def reset(self) -> int:
         await trio.lowlevel.checkpoint()

@@ -1,9 +1,10 @@
 """The stats store over Redis, with redis-py's asyncio client under trio-asyncio.
 
 Every public method is one bridge crossing and one round trip (a script or a
-pipeline). Counting is idempotent: bit ``seq`` of the run's ``done`` bitmap is set
-when a message's outcome is counted, so a redelivered message is counted once, and
-bit ``seq`` of its ``produced`` bitmap when it is counted as produced. The cost is two
+pipeline), but ``ledger``: a SCAN, then a script per run. Counting is idempotent:
+bit ``seq`` of the run's ``done`` bitmap is set when a message's outcome is counted,
+so a redelivered message is counted once, and bit ``seq`` of its ``produced`` bitmap
+when it is counted as produced. The cost is two
 bits per message (250 KB per million), kept until ``smstrio reset``.
 """
 
@@ -22,6 +23,7 @@ from redis.exceptions import RedisError
 
 from smstrio.adapters.bridge import cross
 from smstrio.adapters.tls import client_context
+from smstrio.core.audit import RunLedger
 from smstrio.core.config import REDIS_CLUSTER_SCHEMES, TlsFiles, redact
 from smstrio.core.errors import StoreError
 from smstrio.core.histogram import Histogram, bucket_key
@@ -36,6 +38,7 @@ def _lua(name: str) -> str:
 
 _RECORD = _lua("record.lua")
 _PRODUCED = _lua("produced.lua")
+_LEDGER = _lua("ledger.lua")
 
 _ERRORS = (RedisError, OSError)
 _MAX_CONNECTIONS = 16
@@ -56,6 +59,7 @@ class RedisStore:
         self._keys = keys
         self._record = client.register_script(_RECORD)
         self._produced = client.register_script(_PRODUCED)
+        self._ledger = client.register_script(_LEDGER)
 
     @classmethod
     async def connect(
@@ -140,6 +144,12 @@ class RedisStore:
             latency=_histogram(latency),
         )
 
+    async def ledger(self, shown: int) -> list[RunLedger]:
+        rows: list[RunLedger] = await self._call(
+            "read the ledger", _ledger, self._client, self._keys, self._ledger, shown
+        )
+        return rows
+
     async def reset(self) -> int:
         deleted: int = await self._call("reset statistics", _reset, self._client, self._keys)
         return deleted
@@ -221,6 +231,15 @@ def _histogram(fields: dict[str, str]) -> Histogram:
     """A histogram hash as the record script keeps it: bucket key -> count, plus ``min`` and ``max``."""
     low, high = int(fields.pop("min", 0)), int(fields.pop("max", 0))
     return Histogram.from_buckets({int(key): int(n) for key, n in fields.items()}, low=low, high=high)
+
+
+async def _ledger(client: Client, keys: Keys, script: Any, shown: int) -> list[RunLedger]:
+    runs = sorted({key.rpartition(":")[2] async for key in client.scan_iter(match=keys.runs_pattern, count=500)})
+    rows = []
+    for run in runs:
+        produced, done, *seqs = await script(keys=[keys.produced(run), keys.done(run), keys.scratch(run)], args=[shown])
+        rows.append(RunLedger(run=run, confirmed=produced, counted=done, first_missing=tuple(seqs)))
+    return rows
 
 
 async def _reset(client: Client, keys: Keys) -> int:
