@@ -103,7 +103,9 @@ EVENT_WIDTH = 22
 class ConsoleFormatter(logging.Formatter):
     """``12:04:05.123 INFO  consuming               prefetch=40 workers=20``: local time, level, event,
     then the event's fields and the bound ones (but role and queue) as ``key=value``; values that are
-    not plain words in JSON. With ``color``, ANSI colours: the level by severity, the event bold."""
+    not plain words in JSON. Nested records (objects, lists of objects: the ``stats`` event's senders
+    and percentiles) stay in the JSON lines, out of these short ones. With ``color``, ANSI colours:
+    the level by severity, the event bold."""
 
     def __init__(self, *, color: bool) -> None:
         super().__init__()
@@ -119,10 +121,15 @@ class ConsoleFormatter(logging.Formatter):
         fields |= {k: v for k, v in getattr(record, "context", {}).items() if k not in _CONSOLE_HIDDEN}
         if record.exc_info and record.exc_info[1] is not None:
             fields["error"] = repr(record.exc_info[1])
-        pairs = " ".join(f"{self._paint('36', key)}={_plain(value)}" for key, value in fields.items())
+        pairs = " ".join(f"{self._paint('36', k)}={_plain(v)}" for k, v in fields.items() if not _nested(v))
         painted = self._paint(_LEVEL_COLORS.get(level, "0"), level.ljust(5))
         name = self._paint("1", record.getMessage().ljust(EVENT_WIDTH))
         return f"{self._paint('2', clock)} {painted} {name}  {pairs}".rstrip()
+
+
+def _nested(value: Any) -> bool:
+    """An object, or a list holding one."""
+    return isinstance(value, dict) or (isinstance(value, list | tuple) and any(isinstance(v, dict) for v in value))
 
 
 def _plain(value: Any) -> str:

@@ -155,8 +155,9 @@ def test_console_line_is_time_level_padded_event_and_fields() -> None:
     assert re.fullmatch(TIME + " WARN  lost the broker; reconnecting  worker=3", second)
 
 
-def test_console_values_are_words_or_json() -> None:
-    """Words print as they are; text with spaces, null, booleans, lists and objects print as compact JSON."""
+def test_console_values_are_words_or_json_and_nested_records_are_left_out() -> None:
+    """Words print as they are; text with spaces, null, booleans and lists print as compact JSON; objects and
+    lists of objects are left to the JSON lines."""
     with capture_logs("DEBUG", log_format="console") as stream:
         logs.event(
             logging.getLogger("smstrio.test"),
@@ -166,9 +167,11 @@ def test_console_values_are_words_or_json() -> None:
             depth=None,
             ok=True,
             p={"p50": 0.1},
+            senders=[{"id": "a"}],
+            counts=(1, 2),
         )
     fields = stream.getvalue().split("serving", 1)[1].strip()
-    assert fields == 'urls=["http://127.0.0.1:8080"] error="connection refused" depth=null ok=true p={"p50":0.1}'
+    assert fields == 'urls=["http://127.0.0.1:8080"] error="connection refused" depth=null ok=true counts=[1,2]'
 
 
 def test_console_line_shows_a_logged_exception_as_error() -> None:
