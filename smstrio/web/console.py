@@ -67,7 +67,7 @@ def _pairs(*pairs: tuple[str, str]) -> Text:
 
 def _table(header: tuple[str, ...], rows: list[list[str]]) -> Table:
     """Columns sized to their widest cell: the first one left-aligned, the numbers right-aligned."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     for i, name in enumerate(header):
         table.add_column(name, justify="right" if i else "left", no_wrap=True)
     for row in rows:
