@@ -1,10 +1,10 @@
 """The ``smstrio`` command line: parse flags once, build settings, run one role under Trio.
 
 ``_app`` holds the app, the shared flags, the runner and the exit codes; importing
-``services``, ``gateway``, ``simulation`` and ``bench`` registers their commands on it.
+``services``, ``audit``, ``gateway``, ``simulation`` and ``bench`` registers their commands on it.
 """
 
-from smstrio.cli import bench, gateway, services, simulation
+from smstrio.cli import audit, bench, gateway, services, simulation
 from smstrio.cli._app import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -22,6 +22,7 @@ __all__ = [
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
     "app",
+    "audit",
     "bench",
     "gateway",
     "main",
