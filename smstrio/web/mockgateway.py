@@ -79,6 +79,8 @@ class MockGateway:
         self._limiter = RateLimiter(settings.rate_limit, trio.current_time()) if settings.rate_limit else None
         self._token = None if settings.token is None else f"Bearer {settings.token}".encode()
         self._connections = 0
+        self._open = 0
+        self._most_open = 0
         self._statuses: collections.Counter[int] = collections.Counter()
         self._received: collections.Counter[str] = collections.Counter()
         self._accepted: collections.Counter[str] = collections.Counter()
@@ -86,11 +88,13 @@ class MockGateway:
         self._early = 0
 
     def received(self) -> dict[str, Any]:
-        """``requests`` (SMS requests), ``connections`` opened, ``statuses`` (answers by status),
-        ``early_retries``, and per message id how often it was ``received`` and ``accepted``."""
+        """``requests`` (SMS requests), ``connections`` opened in all and ``most_open`` at once,
+        ``statuses`` (answers by status), ``early_retries``, and per message id how often it was
+        ``received`` and ``accepted``."""
         return {
             "requests": self._statuses.total(),
             "connections": self._connections,
+            "most_open": self._most_open,
             "statuses": {str(status): n for status, n in sorted(self._statuses.items())},
             "early_retries": self._early,
             "received": dict(self._received),
@@ -135,6 +139,8 @@ class MockGateway:
     async def serve_connection(self, stream: trio.abc.Stream) -> None:
         """Answer requests on ``stream`` until the client closes it (keep-alive)."""
         self._connections += 1
+        self._open += 1
+        self._most_open = max(self._most_open, self._open)
         connection = h11.Connection(h11.SERVER)
         async with stream:
             try:
@@ -155,6 +161,8 @@ class MockGateway:
                     connection.start_next_cycle()
             except (h11.ProtocolError, trio.BrokenResourceError, trio.ClosedResourceError):
                 return
+            finally:
+                self._open -= 1
 
 
 def _message_id(body: bytes) -> str | None:

@@ -147,6 +147,7 @@ async def test_connections_are_kept_alive_and_never_outnumber_the_slots() -> Non
 
     assert results == [True] * 60
     assert mock.received()["connections"] == 5
+    assert mock.received()["most_open"] <= 5  # 4, or 5 if the mock saw the probe close only after the slots connected
     assert len(mock.received()["accepted"]) == 60
 
 
