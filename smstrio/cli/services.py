@@ -25,6 +25,7 @@ from smstrio.cli._app import (
     stop_by_trigger,
     until_signalled,
 )
+from smstrio.cli._processes import sender_processes, supervise_senders
 from smstrio.cli.gateway import DEFAULT_GATEWAY_FLAGS, GatewayFlags, make_gateway
 from smstrio.core.config import (
     MonitorSettings,
@@ -104,6 +105,7 @@ def send(
     until_empty: bool = False,
     summary_interval: float | None = None,
     seed: int | None = None,
+    processes: str | None = None,
     flags: ServiceFlags = DEFAULT_FLAGS,
     gateway_flags: GatewayFlags = DEFAULT_GATEWAY_FLAGS,
 ) -> None:
@@ -135,6 +137,10 @@ def send(
         [env SENDER_SUMMARY_INTERVAL; default 5].
     seed
         Seed the random generator (send times and failures).
+    processes
+        Run this many senders as child processes, each with these flags, its own connections and --workers;
+        one that dies is restarted, a signal is passed on, their combined summary is logged; auto: one per CPU
+        [env SENDER_PROCESSES; default 1: this process sends].
     """
     src = sources()
     settings = SenderSettings(
@@ -151,7 +157,10 @@ def send(
         summary_interval=src.pick(summary_interval, ("SENDER_SUMMARY_INTERVAL",), as_float, 5.0),
         seed=seed,
         gateway=gateway_flags.resolve(src),
+        processes=sender_processes(processes, src),
     )
+    if settings.processes > 1:
+        return supervise_senders(settings)
     gateway = make_gateway(settings, seed)
 
     async def main() -> int:

@@ -222,9 +222,12 @@ class SenderSettings:
     """Seconds between the ``summary`` log lines of this sender's own work; 0: none."""
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     """Where sends go; ``mean``, ``failure_rate`` and ``distribution`` apply to the simulated gateway only."""
+    processes: int = 1
+    """Sender processes ``smstrio send`` runs as its children, each with these settings; 1: this process sends."""
 
     def __post_init__(self) -> None:
         _check(1 <= self.workers <= 100_000, f"workers must be within 1..100000, got {self.workers}")
+        _check(1 <= self.processes <= 1024, f"processes must be within 1..1024, got {self.processes}")
         _check(_finite(self.mean) and self.mean >= 0, f"mean must be a number >= 0 seconds, got {self.mean}")
         _check(
             _finite(self.failure_rate) and 0 <= self.failure_rate <= 1,

@@ -1,10 +1,17 @@
-"""Fault tier: supervised child processes (``smstrio.nursery.processes``), small Python children, no server."""
+"""Fault tier: supervised child processes (``smstrio.nursery.processes``) and ``smstrio send --processes``.
+
+The first tests supervise small Python children and need no server; the others run
+``smstrio send --processes 2`` on the real services and end with a ledger check.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
+import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,7 +19,12 @@ from typing import Any
 import pytest
 import trio
 
+from smstrio.adapters.amqp.broker import AmqpBroker
+from smstrio.adapters.redis.store import RedisStore
 from smstrio.nursery.processes import Supervisor
+from smstrio.testing import AMQP_URL, REDIS_URL, Smstrio, stats
+
+SENDERS = ("send", "--processes", "2", "--workers", "20", "--failure-rate", "0.2", "--summary-interval", "0.5")
 
 
 def _child(code: str) -> list[str]:
@@ -124,3 +136,113 @@ async def test_a_fatal_exit_stops_the_others(tmp_path: Path, caplog: pytest.LogC
     st = supervisor.statistics()
     assert (len(st.started), st.running, st.fatal, st.restarts) == (2, (), 2, 0)
     assert [e["exit"] for e in _events(caplog, "child exited")] == ["SIGTERM"]
+
+
+def _log_events(smstrio: Smstrio, name: str) -> list[dict[str, Any]]:
+    """Each ``name`` event in the JSON lines of the processes ``smstrio`` started."""
+    events = (json.loads(line) for line in smstrio.log_text().splitlines() if line.startswith("{"))
+    return [e for e in events if e["event"] == name]
+
+
+def _ledger(data: dict[str, int], produced: int) -> None:
+    """Drained: every message produced is counted once (a redelivery after a kill counts as a duplicate only)."""
+    assert (data["produced"], data["sent"] + data["failed"], data["queue_depth"]) == (produced, produced, 0)
+
+
+async def _children(store: RedisStore, supervisor: trio.Process, count: int) -> list[int]:
+    """The pids of the supervisor's children, once ``count`` of them are in ``senders``."""
+    while True:
+        pids = [s.pid for s in (await store.view()).senders if s.host == socket.gethostname()]
+        if len(pids) >= count:
+            assert supervisor.pid not in pids
+            return sorted(pids)
+        await trio.sleep(0.05)
+
+
+async def _sent_at_least(store: RedisStore, count: int) -> None:
+    while (await store.view()).totals.sent < count:  # noqa: ASYNC110 - polls Redis
+        await trio.sleep(0.05)
+
+
+@pytest.mark.services
+async def test_until_empty_children_drain_the_queue_and_the_supervisor_exits_0(
+    broker: AmqpBroker, store: RedisStore, queue_name: str, tmp_path: Path
+) -> None:
+    """send --processes 2 --until-empty: both children consume, exit 0 once it is empty, so does the supervisor."""
+    smstrio = Smstrio(queue_name, AMQP_URL, REDIS_URL, tmp_path, extra_env={"LOG_FORMAT": "json"})
+    with trio.fail_after(120):
+        assert (await smstrio.run("produce", "3000")).returncode == 0
+        supervisor = await smstrio.start(*SENDERS, "--mean", "0.01", "--until-empty")
+        assert await supervisor.wait() == 0
+    assert len({e["sender"] for e in _log_events(smstrio, "consuming")}) == 2
+    assert [e["exit"] for e in _log_events(smstrio, "child exited")] == ["0", "0"]
+    assert _log_events(smstrio, "child died; restarting") == []
+    assert {e["role"] for e in _log_events(smstrio, "summary")} == {"supervisor", "sender"}
+    data = stats(await smstrio.run("stats"))
+    _ledger(data, 3000)
+    assert data["duplicates"] == 0
+
+
+@pytest.mark.services
+async def test_a_sigkilled_child_is_restarted_and_counts_stay_exact(
+    broker: AmqpBroker, store: RedisStore, queue_name: str, tmp_path: Path
+) -> None:
+    """A child killed with SIGKILL mid-run is started again; every message is counted exactly once."""
+    smstrio = Smstrio(queue_name, AMQP_URL, REDIS_URL, tmp_path, extra_env={"LOG_FORMAT": "json"})
+    with trio.fail_after(120):
+        assert (await smstrio.run("produce", "5000")).returncode == 0
+        supervisor = await smstrio.start(*SENDERS, "--mean", "0.01", "--until-empty")
+        victim = (await _children(store, supervisor, 2))[0]
+        await _sent_at_least(store, 300)
+        os.kill(victim, signal.SIGKILL)
+        assert await supervisor.wait() == 0
+        audit = await smstrio.run("audit", "--json")
+    [died] = _log_events(smstrio, "child died; restarting")
+    assert (died["pid"], died["exit"]) == (victim, "SIGKILL")
+    assert len(_log_events(smstrio, "child started")) == 3
+    _ledger(stats(await smstrio.run("stats")), 5000)
+    assert (audit.returncode, json.loads(audit.stdout)["missing"]) == (0, 0)
+
+
+@pytest.mark.services
+async def test_sigterm_drains_every_child_and_exits_0(
+    broker: AmqpBroker, store: RedisStore, queue_name: str, tmp_path: Path
+) -> None:
+    """SIGTERM to the supervisor: each child stops gracefully, nothing is lost or counted twice, exit 0."""
+    smstrio = Smstrio(queue_name, AMQP_URL, REDIS_URL, tmp_path, extra_env={"LOG_FORMAT": "json"})
+    with trio.fail_after(120):
+        assert (await smstrio.run("produce", "5000")).returncode == 0
+        supervisor = await smstrio.start(*SENDERS, "--mean", "0.05")
+        children = await _children(store, supervisor, 2)
+        await _sent_at_least(store, 200)
+        supervisor.send_signal(signal.SIGTERM)
+        assert await supervisor.wait() == 0
+        stopped = stats(await smstrio.run("stats"))
+        assert (await smstrio.run("send", "--mean", "0", "--until-empty")).returncode == 0
+    assert sorted(e["pid"] for e in _log_events(smstrio, "child exited")) == children
+    assert {e["exit"] for e in _log_events(smstrio, "child exited")} == {"0"}
+    assert len(_log_events(smstrio, "stopping gracefully")) == 3  # the supervisor, then each child
+    assert stopped["senders"] == []
+    assert (stopped["sent"] + stopped["failed"] + stopped["queue_depth"], stopped["duplicates"]) == (5000, 0)
+    _ledger(stats(await smstrio.run("stats")), 5000)
+
+
+@pytest.mark.services
+async def test_a_second_signal_kills_the_children(
+    broker: AmqpBroker, store: RedisStore, queue_name: str, tmp_path: Path
+) -> None:
+    """A second SIGTERM while the children drain: they are killed at once, exit 130, and nothing is lost."""
+    smstrio = Smstrio(queue_name, AMQP_URL, REDIS_URL, tmp_path, extra_env={"LOG_FORMAT": "json"})
+    with trio.fail_after(120):
+        assert (await smstrio.run("produce", "500")).returncode == 0
+        supervisor = await smstrio.start(*SENDERS, "--mean", "20", "--grace", "60", "--distribution", "constant")
+        children = await _children(store, supervisor, 2)
+        supervisor.send_signal(signal.SIGTERM)
+        await trio.sleep(0.5)
+        supervisor.send_signal(signal.SIGTERM)
+        with trio.fail_after(10):
+            assert await supervisor.wait() == 130
+        assert all(_gone(pid) for pid in children)
+        assert (await smstrio.run("send", "--mean", "0", "--until-empty")).returncode == 0
+    assert sorted(e["pid"] for e in _log_events(smstrio, "child killed")) == children
+    _ledger(stats(await smstrio.run("stats")), 500)

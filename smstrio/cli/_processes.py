@@ -1,0 +1,158 @@
+"""``smstrio send --processes N``: this process supervises N sender processes and logs their combined summary.
+
+Each child is ``smstrio send`` again, with this command line minus ``--processes`` and
+``SENDER_PROCESSES=1``: its own connections, its own ``--workers``, its own heartbeat (so each
+shows in ``senders``), its own signal handling (see :mod:`smstrio.nursery.processes` for
+restarts and stops). The supervisor checks both servers at start, as every command does,
+then keeps only a Redis connection, to read the children's heartbeats for its summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import trio
+
+from smstrio.cli._app import CONNECT_TIMEOUT_S, EXIT_OK, EXIT_USAGE, run_command, until_signalled
+from smstrio.core.config import Common, SenderSettings
+from smstrio.core.errors import ConfigError, StoreError
+from smstrio.core.logs import event
+from smstrio.core.sources import Sources
+from smstrio.nursery.processes import Supervisor
+from smstrio.ports import StatsStore
+
+log = logging.getLogger("smstrio.cli.processes")
+
+FLAG = "--processes"
+
+
+def sender_processes(flag: str | None, src: Sources) -> int:
+    """``--processes`` (else ``SENDER_PROCESSES``, else 1) as a count: ``auto`` is the CPU count."""
+    if flag is None:
+        return src.pick(None, ("SENDER_PROCESSES",), _count, 1)
+    try:
+        return _count(flag)
+    except ValueError as exc:
+        raise ConfigError(f"{FLAG} {flag!r}: {exc}") from None
+
+
+def _count(raw: str) -> int:
+    if raw.strip().lower() == "auto":
+        return os.cpu_count() or 1
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("a whole number or auto") from None
+
+
+def child_arguments(argv: Sequence[str]) -> list[str]:
+    """``argv`` without ``--processes N`` or ``--processes=N``."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == FLAG:
+            skip = True
+        elif not arg.startswith(f"{FLAG}="):
+            out.append(arg)
+    return out
+
+
+def supervise_senders(settings: SenderSettings) -> None:
+    """Run ``settings.processes`` senders as children of this process until they end or a signal stops them.
+
+    Exit 0 once every child has exited 0 (``--until-empty``) or after a graceful stop; 130 after
+    a second signal (the children are killed); 2 when a child exits with a usage error.
+    """
+    if sys.argv[1:2] != ["send"]:
+        raise ConfigError(f"{FLAG} starts this command again as child processes: run it as `smstrio send ...`")
+    command = [sys.executable, "-m", "smstrio", *child_arguments(sys.argv[1:])]
+    env = {**os.environ, "SENDER_PROCESSES": "1"}
+
+    async def main() -> int:
+        supervisor = Supervisor(command, settings.processes, env=env, fatal=frozenset({EXIT_USAGE}))
+        async with _open_store(settings.common) as store:
+            code = await until_signalled(_supervise, supervisor, store, settings.summary_interval)
+        fatal = supervisor.statistics().fatal
+        if fatal is not None:
+            raise ConfigError(f"a sender process exited with code {fatal} (its error is logged above)")
+        return code or EXIT_OK
+
+    run_command("supervisor", settings.common, main)
+
+
+@asynccontextmanager
+async def _open_store(common: Common) -> AsyncIterator[StatsStore]:
+    """The trio-asyncio loop and a stats store, after checking that the broker answers too."""
+    from smstrio.adapters.amqp.broker import AmqpBroker
+    from smstrio.adapters.bridge import open_bridge
+    from smstrio.adapters.redis.store import RedisStore
+
+    async with open_bridge():
+        with trio.fail_after(CONNECT_TIMEOUT_S):
+            broker = await AmqpBroker.connect(
+                common.amqp_url, name="smstrio send supervisor", tls=common.amqp_tls, queue_type=common.queue_type
+            )
+            await broker.aclose()
+            store = await RedisStore.connect(common.redis_url, common.queue, tls=common.redis_tls)
+        try:
+            yield store
+        finally:
+            await store.aclose()
+
+
+async def _supervise(
+    supervisor: Supervisor,
+    store: StatsStore,
+    interval: float,
+    *,
+    task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        if interval > 0:
+            nursery.start_soon(_summarize, supervisor, store, interval)
+        await supervisor.run(task_status=task_status)
+        nursery.cancel_scope.cancel()
+
+
+async def _summarize(supervisor: Supervisor, store: StatsStore, interval: float) -> None:
+    """Every ``interval`` seconds, log the children's combined counts and rate, read from their heartbeats.
+
+    Counts are each child's as of its last heartbeat (once a second), kept after it ends, so a
+    restarted child's work still adds up.
+    """
+    host = socket.gethostname()
+    counts: dict[str, tuple[int, int, int, int]] = {}
+    processed, at = 0, trio.current_time()
+    while True:
+        await trio.sleep(interval)
+        st = supervisor.statistics()
+        try:
+            view = await store.view()
+        except StoreError as exc:
+            event(log, "summary unavailable", level=logging.DEBUG, error=str(exc))
+            continue
+        ours = set(st.started)
+        for s in view.senders:
+            if s.host == host and s.pid in ours:
+                counts[s.id] = (s.sent, s.failed, s.invalid, s.retried)
+        sent, failed, invalid, retried = (sum(c[i] for c in counts.values()) for i in range(4))
+        now = trio.current_time()
+        event(
+            log,
+            "summary",
+            processes=len(st.running),
+            restarts=st.restarts,
+            sent=sent,
+            failed=failed,
+            invalid=invalid,
+            retried=retried,
+            rate_per_s=round((sent + failed + invalid - processed) / (now - at), 1),
+        )
+        processed, at = sent + failed + invalid, now
