@@ -195,6 +195,7 @@ def plan(
     verify: bool = True,
     seed: int | None = None,
     json_output: Annotated[bool, Parameter(name="--json")] = False,
+    report: Path | None = None,
     log_level: str | None = None,
     log_file: Path | None = None,
 ) -> None:
@@ -206,8 +207,8 @@ def plan(
     analytic estimate (Little's law; Erlang C for exponential sends, else the offered load), searches
     around it with a fast model of the simulation (same seed for every run), then confirms the answer
     with full virtual-time simulations at the answer (passes) and one worker fewer (fails). Prints
-    the answer, every run and the deciding summaries. Exit 1, with one line saying why, when there
-    is no answer.
+    the answer, every run (with runs 10% either side of the answer: the curve) and the
+    deciding summaries. Exit 1, with one line saying why, when there is no answer.
 
     Parameters
     ----------
@@ -239,6 +240,8 @@ def plan(
         Seed for every run [default: random, printed in the summary].
     json_output
         Print one JSON object: the answer, every run and the deciding summaries.
+    report
+        Also write the plan to this HTML file: one self-contained page with the curve around the answer.
     log_level
         DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO].
     log_file
@@ -269,5 +272,6 @@ def plan(
         workers_per_process=workers_per_process,
         verify=verify,
         json_output=json_output,
+        report=report,
     )
     run_command("planner", common, planner, clock=_virtual_clock(True))

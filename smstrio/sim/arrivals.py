@@ -19,15 +19,14 @@ import trio
 
 from smstrio.core.logs import event
 from smstrio.core.message import encode, new_run_id, random_sms
-from smstrio.core.scenario import ArrivalProcess, Scenario
+from smstrio.core.scenario import ArrivalProcess, Arrivals
 from smstrio.ports import Broker, Outgoing, StatsStore
 
 log = logging.getLogger(__name__)
 
 
-def arrival_times(scenario: Scenario, rng: random.Random) -> list[float]:
-    """Each message's arrival, in seconds from the start, in order."""
-    n, arrivals = scenario.messages, scenario.arrivals
+def arrival_times(n: int, arrivals: Arrivals | None, rng: random.Random) -> list[float]:
+    """When each of ``n`` messages arrives, in seconds from the start, in order (all at 0 without ``arrivals``)."""
     if arrivals is None:
         return [0.0] * n
     if arrivals.process is ArrivalProcess.CONSTANT:

@@ -27,13 +27,14 @@ modelled: the simulation has none.
 from __future__ import annotations
 
 import collections
+import functools
 import heapq
 import random
 from dataclasses import dataclass, field
 
 from smstrio.core.config import Common, SenderSettings
 from smstrio.core.distributions import sampler
-from smstrio.core.scenario import Scenario, SenderProfile
+from smstrio.core.scenario import Arrivals, Scenario, SenderProfile
 from smstrio.core.summary import SimulationSummary
 from smstrio.sim.arrivals import arrival_times
 from smstrio.sim.report import SenderOutcome, histogram_of, summarize
@@ -67,7 +68,7 @@ def run_kernel(scenario: Scenario) -> SimulationSummary:
     master = random.Random(seed)
     lanes = [_Lane(profile, random.Random(master.getrandbits(64))) for profile in scenario.senders]
     master.getrandbits(64)  # the producer's seed: its draws cost no virtual time
-    arrivals = arrival_times(scenario, random.Random(master.getrandbits(64)))
+    arrivals = _arrivals(scenario.messages, scenario.arrivals, master.getrandbits(64))
     timeline = _Timeline()
     if len(lanes) == 1:
         _one_sender(arrivals, lanes[0], timeline)
@@ -92,6 +93,13 @@ def run_kernel(scenario: Scenario) -> SimulationSummary:
         arrived=arrivals,
         starts=timeline.starts,
     )
+
+
+@functools.lru_cache(maxsize=2)
+def _arrivals(messages: int, arrivals: Arrivals | None, seed: int) -> list[float]:
+    """:func:`arrival_times`, kept for the next run: a planner's runs differ in workers, not in arrivals.
+    The list is shared: read it, never change it."""
+    return arrival_times(messages, arrivals, random.Random(seed))
 
 
 def _one_sender(arrivals: list[float], lane: _Lane, timeline: _Timeline) -> None:

@@ -35,7 +35,7 @@ from smstrio.core.logs import event
 from smstrio.core.scenario import Scenario
 from smstrio.core.summary import SimulationSummary
 from smstrio.sim.kernel import run_kernel
-from smstrio.sim.questions import Estimate, estimate, goal, impossible, most_counts
+from smstrio.sim.questions import Estimate, Goal, estimate, goal, impossible, most_counts
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,8 @@ class Trial:
 class Plan:
     """The answer of :func:`plan_workers` and the runs that led to it."""
 
+    goal: Goal
+    """What the question measures, and its limit."""
     estimate: Estimate
     """Where the search started (Little's law, Erlang C, ...)."""
     workers: int | None
@@ -106,12 +108,19 @@ class Plan:
     or when the full simulation at ``workers`` failed already."""
 
     @property
+    def curve(self) -> tuple[Trial, ...]:
+        """The kernel's runs by worker count: the search's, and those either side of the answer."""
+        return tuple(sorted((t for t in self.trials if t.by == "kernel"), key=lambda t: t.workers))
+
+    @property
     def verified(self) -> bool:
         """Whether full simulations decided (not only the kernel)."""
         return self.proof is not None and self.proof.by == "simulation"
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "measure": self.goal.measure,
+            "limit": self.goal.limit,
             "estimate": self.estimate.workers,
             "estimate_by": self.estimate.basis,
             "workers": self.workers,
@@ -119,6 +128,7 @@ class Plan:
             "reason": self.reason,
             "verified": self.verified,
             "trials": [t.to_json() for t in self.trials],
+            "curve": [t.to_json() for t in self.curve],
             "summary": None if self.proof is None else self.proof.summary.to_json(),
             "below": None if self.below is None else self.below.summary.to_json(),
         }
@@ -149,6 +159,7 @@ async def plan_workers(
 
     def answer(count: int | None, reason: str | None, proof: Trial | None = None, below: Trial | None = None) -> Plan:
         return Plan(
+            goal=aim,
             estimate=guess,
             workers=None if count is None else count * (workers_per_process or 1),
             processes=None if count is None or workers_per_process is None else count,
@@ -163,6 +174,8 @@ async def plan_workers(
         return answer(None, reason)
     search = _Search(scenario, workers_per_process, most)
     count = await search.fewest(min(most, math.ceil(guess.workers / (workers_per_process or 1))))
+    if count is not None:
+        await search.around(count)
     trials += search.trials.values()
     if count is None:
         proof = search.trials[search.most]
@@ -204,6 +217,14 @@ class _Search:
             event(log, "plan trial", by="kernel", workers=trial.workers, duration_s=trial.summary.duration_s)
             await trio.lowlevel.checkpoint()
         return self.trials[count].passed
+
+    async def around(self, count: int) -> None:
+        """Kernel runs 10% either side of ``count`` (at least 2), for the curve around the answer: with the
+        search's own runs near it, the curve shows both the answer's edge and where the slope leads."""
+        step = max(2, round(count / 10))
+        for other in (count - step, count + step):
+            if 1 <= other <= self.most and other not in self.trials:
+                await self.passes(other)
 
     async def fewest(self, guess: int) -> int | None:
         """The fewest passing count, searching from Little's law's ``guess``; ``None`` if ``most`` fails."""

@@ -1,68 +1,116 @@
-"""The plan as a human reads it: the answer, the trials around it, the summaries that prove it. Pure."""
+"""The plan as a human reads it: the answer, the runs around it as a table, the summaries that prove it. Pure.
+
+:func:`render_plan` gives plain text (for a pipe or a file); :func:`plan_parts` gives the same parts
+with the table as a ``rich`` table, for a terminal.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from rich.table import Table
 
 from smstrio.core.scenario import Scenario
 from smstrio.core.summary import render
 from smstrio.sim.plan import Plan, Trial
-from smstrio.sim.questions import goal
+
+COLUMNS: tuple[str, ...] = (
+    "processes",
+    "workers",
+    "by",
+    "duration",
+    "throughput",
+    "p99 send",
+    "p99 latency",
+    "max queue",
+    "passed",
+)
+"""The table's columns; ``processes`` only when the answer is in sender processes."""
 
 
 def render_plan(plan: Plan, scenario: Scenario) -> str:
-    """The answer in one line, a table of every run by worker count, then the deciding runs' summaries."""
-    lines = []
-    if plan.workers is not None and plan.proof is not None:
-        answer = f"{plan.workers} workers"
-        if plan.processes is not None:
-            answer = f"{plan.processes} sender processes of {plan.workers // plan.processes} workers ({answer})"
-        limit, arrivals = goal(scenario).limit, scenario.arrivals
-        if arrivals is None:
-            question = f"process {scenario.messages} messages within {limit:g} s"
-        else:
-            question = (
-                f"keep the p99 latency of {arrivals.rate:g} messages/s ({arrivals.process.value}) for "
-                f"{scenario.messages / arrivals.rate:g} s within {limit:g} s, at most "
-                f"{plan.proof.summary.max_queue_depth} waiting"
-            )
-        lines += [f"{answer}: the fewest that {question} ({plan.estimate.basis}: {plan.estimate.workers} workers)", ""]
+    """The plan as plain text: the answer in one line, a table of every run by worker count, the summaries."""
+    return "\n\n".join(str(part) for part in plan_parts(plan, scenario, _plain_table)).rstrip("\n")
+
+
+def plan_parts(plan: Plan, scenario: Scenario, table: Callable[[Plan], Any] | None = None) -> Iterator[Any]:
+    """The plan's parts in order, each a string but the table, which ``table`` (default: ``rich``) draws."""
+    answer = answer_line(plan, scenario)
+    if answer is not None:
+        yield answer
     if plan.trials:
-        lines += [_table(plan.trials, processes=plan.processes is not None), ""]
-    if plan.proof is not None:
-        lines += [_heading(plan.proof), render(plan.proof.summary), ""]
-    if plan.below is not None:
-        lines += [_heading(plan.below), render(plan.below.summary), ""]
+        yield (table or rich_table)(plan)
+    for trial in (plan.proof, plan.below):
+        if trial is not None:
+            what = "full simulation" if trial.by == "simulation" else "kernel"
+            yield f"{what} at {trial.layout} ({'passes' if trial.passed else 'fails'}):\n{render(trial.summary)}"
     if plan.workers is not None and not plan.verified:
-        lines.append("  not verified by full simulations (--no-verify): the answer is the kernel's")
-    return "\n".join(lines).rstrip("\n")
+        yield "  not verified by full simulations (--no-verify): the answer is the kernel's"
 
 
-def _heading(trial: Trial) -> str:
-    what = "full simulation" if trial.by == "simulation" else "kernel"
-    return f"{what} at {trial.layout} ({'passes' if trial.passed else 'fails'}):"
-
-
-def _table(trials: tuple[Trial, ...], *, processes: bool) -> str:
-    """One row per run, by worker count; with ``processes``, a column of sender processes first."""
-    header = ("processes", "workers", "by", "duration", "throughput", "p99 send", "p99 latency", "max queue", "passed")
-    rows = [
-        (
-            str(t.processes),
-            str(t.workers),
-            t.by,
-            f"{t.summary.duration_s:.3f} s",
-            "-" if t.summary.throughput_per_s is None else f"{t.summary.throughput_per_s:g}/s",
-            f"{t.summary.p99_s:g} s",
-            f"{t.summary.latency_p99_s:g} s",
-            str(t.summary.max_queue_depth),
-            "yes" if t.passed else "no",
+def answer_line(plan: Plan, scenario: Scenario) -> str | None:
+    """``N workers: the fewest that ...``, with the question's terms and where the search started; ``None``
+    without an answer."""
+    if plan.workers is None or plan.proof is None:
+        return None
+    answer = f"{plan.workers} workers"
+    if plan.processes is not None:
+        answer = f"{plan.processes} sender processes of {plan.workers // plan.processes} workers ({answer})"
+    limit, arrivals = plan.goal.limit, scenario.arrivals
+    if arrivals is None:
+        question = f"process {scenario.messages} messages within {limit:g} s"
+    else:
+        question = (
+            f"keep the p99 latency of {arrivals.rate:g} messages/s ({arrivals.process.value}) for "
+            f"{scenario.messages / arrivals.rate:g} s within {limit:g} s, at most "
+            f"{plan.proof.summary.max_queue_depth} waiting"
         )
-        for t in sorted(trials, key=lambda t: (t.workers, t.by))
-    ]
-    shown = [row[0 if processes else 1 :] for row in [header, *rows]]
-    by = shown[0].index("by")
-    widths = [max(len(row[i]) for row in shown) for i in range(len(shown[0]))]
+    return f"{answer}: the fewest that {question} ({plan.estimate.basis}: {plan.estimate.workers} workers)"
+
+
+def runs(plan: Plan) -> tuple[tuple[str, ...], list[tuple[Trial, tuple[str, ...]]]]:
+    """The table of every run: its columns (``processes`` only when the answer is in processes) and, by worker
+    count (a count's kernel run before its simulation), each run with its cells."""
+    shown = slice(0 if plan.processes is not None else 1, None)
+    ordered = sorted(plan.trials, key=lambda t: (t.workers, t.by))
+    return COLUMNS[shown], [(t, _cells(t)[shown]) for t in ordered]
+
+
+def _cells(t: Trial) -> tuple[str, ...]:
+    return (
+        str(t.processes),
+        str(t.workers),
+        t.by,
+        f"{t.summary.duration_s:.3f} s",
+        "-" if t.summary.throughput_per_s is None else f"{t.summary.throughput_per_s:g}/s",
+        f"{t.summary.p99_s:g} s",
+        f"{t.summary.latency_p99_s:g} s",
+        str(t.summary.max_queue_depth),
+        "yes" if t.passed else "no",
+    )
+
+
+def _plain_table(plan: Plan) -> str:
+    columns, table = runs(plan)
+    shown = [columns, *(cells for _, cells in table)]
+    by = columns.index("by")
+    widths = [max(len(row[i]) for row in shown) for i in range(len(columns))]
     aligned = [
         [cell.ljust(w) if i == by else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
         for row in shown
     ]
     return "\n".join("  " + "  ".join(row) for row in aligned)
+
+
+def rich_table(plan: Plan) -> Table:
+    """The runs as a ``rich`` table: the question's measure in bold, passing runs green, the answer's row bold."""
+    measure = "duration" if plan.goal.measure == "duration_s" else "p99 latency"
+    table = Table(title=f"runs by worker count ({measure} limit {plan.goal.limit:g} s)", title_justify="left")
+    columns, rows = runs(plan)
+    for name in columns:
+        table.add_column(name, justify="left" if name == "by" else "right", style="bold" if name == measure else None)
+    for trial, cells in rows:
+        style = "green" if trial.passed else "red"
+        table.add_row(*cells, style=f"bold {style}" if trial.workers == plan.workers else style)
+    return table

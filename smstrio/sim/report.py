@@ -105,8 +105,15 @@ def max_waiting(arrived: Sequence[float], starts: Sequence[float]) -> int:
     slack = 0.5e-6
     if arrived[0] == arrived[-1]:  # every message loaded at once
         return len(arrived) - bisect.bisect_right(starts, arrived[0] + slack)
-    started = bisect.bisect_right
-    return max(count - started(starts, at + slack) for count, at in enumerate(arrived, 1))
+    most = started = 0
+    total = len(starts)
+    for count, at in enumerate(arrived, 1):  # one pass over both, in order of time
+        due = at + slack
+        while started < total and starts[started] <= due:
+            started += 1
+        if count - started > most:
+            most = count - started
+    return most
 
 
 def histogram_of(times_s: Sequence[float]) -> Histogram:

@@ -137,7 +137,7 @@ class Simulation:
                     producer = ProducerSettings(common=self._common, count=sc.messages)
                     roles.start_soon(self._produce, producer, broker, store, producer_rng)
                 else:
-                    times = [started + at for at in arrival_times(sc, arrival_rng)]
+                    times = [started + at for at in arrival_times(sc.messages, sc.arrivals, arrival_rng)]
                     roles.start_soon(self._arrive, times, broker, store, producer_rng)
                 task_status.started(self)
                 await self._finished.wait()

@@ -1,8 +1,11 @@
-"""``smstrio plan`` in-process: its JSON, its text, its exit codes."""
+"""``smstrio plan`` in-process: its JSON, its text (plain or a rich table), its report, its exit codes."""
 
 from __future__ import annotations
 
 import json
+import re
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +24,8 @@ def test_cli_plan_finds_the_fewest_workers(cli: Any) -> None:
     assert [(t["workers"], t["by"], t["passed"]) for t in result["trials"]] == [
         (10, "kernel", True),
         (9, "kernel", False),
+        (8, "kernel", False),
+        (12, "kernel", True),
         (10, "simulation", True),
         (9, "simulation", False),
     ]
@@ -83,6 +88,8 @@ def test_cli_plan_in_processes(cli: Any) -> None:
     assert [(t["processes"], t["workers"], t["by"], t["passed"]) for t in result["trials"]] == [
         (4, 12, "kernel", True),
         (3, 9, "kernel", False),
+        (2, 6, "kernel", False),
+        (6, 18, "kernel", True),
         (4, 12, "simulation", True),
         (3, 9, "simulation", False),
     ]
@@ -118,7 +125,10 @@ def test_cli_plan_for_steady_arrivals(cli: Any) -> None:
     assert [(t["workers"], t["latency_p99_s"], t["max_queue_depth"], t["passed"]) for t in result["trials"]] == [
         (23, 5.029888, 21, False),
         (24, 4.866048, 14, True),
+        (22, 5.292032, 28, False),
+        (26, 4.734976, 14, True),
     ]
+    assert [t["workers"] for t in result["curve"]] == [22, 23, 24, 26]
 
 
 def test_cli_plan_for_steady_arrivals_in_text(cli: Any) -> None:
@@ -152,3 +162,47 @@ def test_cli_plan_needs_one_whole_question(cli: Any, argv: list[str], error: str
     code, out, errors = cli("plan", *argv)
     assert (code, out, len(errors)) == (EXIT_USAGE, "", 1)
     assert errors[0].startswith(f"smstrio: error: {error}")
+
+
+def test_cli_plan_draws_the_table_with_rich_on_a_terminal(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal the runs are a rich table: box lines, failing rows red, the answer's row bold green."""
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "150")
+    code, out, errors = cli("plan", *CONSTANT_PLAN, "--no-verify")
+    assert (code, errors) == (EXIT_OK, [])
+    assert out.startswith("10 workers: the fewest that process 100 messages within 10 s (Little's law: 10 workers)\n")
+    (header,) = (line for line in out.splitlines() if "┃" in line)
+    rows = [line for line in out.splitlines() if "│" in line]
+    assert re.sub(r"\x1b\[[0-9;]*m|\s", "", header).split("┃")[1:-1] == [
+        "workers",
+        "by",
+        "duration",
+        "throughput",
+        "p99send",
+        "p99latency",
+        "maxqueue",
+        "passed",
+    ]
+    assert [re.sub(r"\x1b\[[0-9;]*m", "", row).split("│")[1].strip() for row in rows] == ["8", "9", "10", "12"]
+    assert "\x1b[1;32m" in rows[2]  # the answer: bold green
+    assert ("\x1b[31m" in rows[0], "\x1b[32m" in rows[3]) == (True, True)
+
+
+def test_cli_plan_writes_a_self_contained_report(cli: Any, tmp_path: Path) -> None:
+    """--report FILE.html: one page with the curve as inline SVG, the limit as a line, the answer marked, every
+    run in a table, and nothing fetched from the network."""
+    code, _, errors = cli("plan", *CONSTANT_PLAN, "--report", "plan.html")
+    page = (tmp_path / "plan.html").read_text()
+    assert (code, errors) == (EXIT_OK, [])
+    assert page.startswith("<!doctype html>")
+    assert (page.count("<svg"), page.count("<circle"), page.count("<tr class=")) == (2, 12, 6)
+    assert ("limit 10 s</text>" in page, "answer: 10 workers</text>" in page) == (True, True)
+    assert re.findall(r"\b(?:src|href)=|https?://|<script", page) == []
+
+
+def test_cli_plan_report_that_cannot_be_written_exits_1(cli: Any) -> None:
+    """A report path that cannot be written: the plan is printed, then one line says why, exit 1."""
+    code, out, errors = cli("plan", *CONSTANT_PLAN, "--no-verify", "--report", "missing/plan.html")
+    assert code == EXIT_FAILURE
+    assert errors == ["smstrio: error: cannot write the report missing/plan.html: No such file or directory"]
+    assert out.startswith("10 workers")

@@ -90,7 +90,8 @@ async def test_processes_answer_is_the_full_binary_searchs(autojump_clock: MockC
 
 
 async def test_search_starts_at_littles_law_and_tries_a_handful(autojump_clock: MockClock) -> None:
-    """100,000 messages of 2 s within 600 s: Little's law says 334, its tail points to 339, 338 fails: three runs."""
+    """100,000 messages of 2 s within 600 s: Little's law says 334, its tail points to 339, 338 fails: three runs
+    to the answer, then 10% either side of it for the curve."""
     scenario = Scenario(
         messages=100_000,
         senders=(_sender(1, 2.0, EXP, 0.05),),
@@ -105,7 +106,10 @@ async def test_search_starts_at_littles_law_and_tries_a_handful(autojump_clock: 
         (334, "kernel", False),
         (339, "kernel", True),
         (338, "kernel", False),
+        (305, "kernel", False),
+        (373, "kernel", True),
     ]
+    assert [t.workers for t in result.curve] == [305, 334, 338, 339, 373]
 
 
 @pytest.mark.parametrize(
@@ -183,6 +187,8 @@ async def test_arrivals_answer_is_the_full_binary_searchs(autojump_clock: MockCl
     assert [(t.workers, t.by, t.passed) for t in result.trials] == [
         (23, "kernel", False),
         (24, "kernel", True),
+        (22, "kernel", False),
+        (26, "kernel", True),
         (24, "simulation", True),
         (23, "simulation", False),
     ]
@@ -192,7 +198,8 @@ async def test_arrivals_answer_is_the_full_binary_searchs(autojump_clock: MockCl
 
 async def test_arrivals_of_other_distributions_start_at_the_offered_load(autojump_clock: MockClock) -> None:
     """Uniform sends start from the offered load plus its square root: 20/s of 1 s is 20 + 4.47, so 25; the search
-    steps down, doubling its step, to 18 that fails, then bisects to 21."""
+    steps down, doubling its step, to 18 that fails, then bisects to 21; 19 and 23 (10% either side, at least 2)
+    add to the curve."""
     result = await plan_workers(_arriving(20.0, 60.0, 3.0, _sender(1, 1.0, UNIFORM)), max_workers=40, verify=False)
 
     assert (result.estimate.basis, result.estimate.workers, result.workers) == (
@@ -207,6 +214,8 @@ async def test_arrivals_of_other_distributions_start_at_the_offered_load(autojum
         (18, False),
         (20, False),
         (21, True),
+        (19, False),
+        (23, True),
     ]
 
 
