@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 from collections.abc import Mapping
@@ -69,6 +70,22 @@ async def test_each_send_is_one_request_with_the_template_body_and_the_headers()
     assert headers[b"authorization"] == f"Bearer {TOKEN}".encode()
     assert headers[b"content-type"] == b"application/json"
     assert mock.received()["accepted"] == {sms.message_id: 1}
+
+
+async def test_a_password_in_the_url_is_sent_as_basic_authorization() -> None:
+    """user:password@ in the URL becomes 'Authorization: Basic ...' (decoded first); Host names host and port only."""
+    mock = Recording(MockGatewaySettings(port=0))
+    with trio.fail_after(CAP_S):
+        async with trio.open_nursery() as nursery:
+            url = await _serve(nursery, mock)
+            gateway = _gateway(url.replace("http://", "http://ac%40me:p%3Ass@") + "/sms", headers=())
+            await nursery.start(gateway.run)
+            assert await gateway.send(_sms(1)) is True
+            nursery.cancel_scope.cancel()
+
+    ((_, _, headers, _),) = mock.requests
+    assert headers[b"authorization"] == b"Basic " + base64.b64encode(b"ac@me:p:ss")
+    assert headers[b"host"] == url.removeprefix("http://").encode()
 
 
 @pytest.mark.parametrize(
