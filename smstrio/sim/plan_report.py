@@ -25,7 +25,7 @@ h1 { font-size: 1.35em; margin-bottom: 0.2em; } h2 { font-size: 1.1em; margin-to
 .question { color: #57606a; margin-top: 0; }
 svg { display: block; margin: 0.5em 0; } svg text { font: 12px system-ui, sans-serif; fill: #24292f; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 13px; }
-th, td { padding: 3px 10px; text-align: right; border-bottom: 1px solid #d0d7de; }
+th, td { padding: 3px 10px; text-align: right; border-bottom: 1px solid #d0d7de; white-space: nowrap; }
 td.by, th.by { text-align: left; } tr.pass td { color: #1a7f37; } tr.fail td { color: #cf222e; }
 tr.answer td { font-weight: 700; background: #ddf4ff; }
 pre { background: #f6f8fa; padding: 1em; overflow-x: auto; font-size: 12.5px; }
@@ -140,7 +140,9 @@ def report_html(plan: Plan, scenario: Scenario) -> str:
     """The whole page."""
     arrivals = scenario.arrivals is not None
     measure, name = ("latency_p99_s", "p99 latency, s") if arrivals else ("duration_s", "duration, s")
-    second, second_name = ("max_queue_depth", "most messages waiting") if arrivals else ("throughput_per_s", "msg/s")
+    second, second_name = (
+        ("max_queue_depth", "most messages waiting") if arrivals else ("throughput_per_s", "throughput, msg/s")
+    )
     trials = [t for t in plan.trials if getattr(t.summary, second) is not None]
     headline = answer_line(plan, scenario) or f"no answer: {plan.reason}"
     proof = plan.proof
@@ -163,7 +165,7 @@ def report_html(plan: Plan, scenario: Scenario) -> str:
             "filled dots: the kernel's runs, rings: full simulations; green passes, red fails.</p>",
             f"<h2>{escape(name.split(',')[0])} by worker count</h2>",
             chart(plan.trials, measure=measure, title=name, limit=plan.goal.limit, answer=plan.workers),
-            f"<h2>{escape(second_name)} by worker count</h2>",
+            f"<h2>{escape(second_name.split(',')[0])} by worker count</h2>",
             chart(trials, measure=second, title=second_name, limit=None, answer=plan.workers),
             "<h2>Every run</h2>",
             f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(table_rows)}</tbody></table>",
