@@ -1,10 +1,10 @@
 """The ``smstrio`` command line: parse flags once, build settings, run one role under Trio.
 
 ``_app`` holds the app, the shared flags, the runner and the exit codes; importing
-``services``, ``audit``, ``gateway``, ``simulation`` and ``bench`` registers their commands on it.
+``services``, ``audit``, ``gateway``, ``simulation``, ``planning`` and ``bench`` registers their commands on it.
 """
 
-from smstrio.cli import audit, bench, gateway, services, simulation
+from smstrio.cli import audit, bench, gateway, planning, services, simulation
 from smstrio.cli._app import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -26,6 +26,7 @@ __all__ = [
     "bench",
     "gateway",
     "main",
+    "planning",
     "services",
     "simulation",
 ]

@@ -1,8 +1,7 @@
-"""The commands that need no servers: simulate and plan, on the in-memory broker and store."""
+"""``smstrio simulate``, which needs no servers: a campaign on the in-memory broker and store."""
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
@@ -19,14 +18,13 @@ from smstrio.cli._app import (
     sources,
     until_signalled,
 )
-from smstrio.cli._campaign import SenderDefaults, planned_campaign, simulated_campaign
-from smstrio.cli._planning import run_planner
+from smstrio.cli._campaign import SenderDefaults, simulated_campaign
 from smstrio.core.config import (
     Common,
 )
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
-from smstrio.core.scenario import ArrivalProcess, Scenario, SenderProfile, Thresholds
+from smstrio.core.scenario import ArrivalProcess, Scenario, Thresholds
 from smstrio.core.scenario_file import load_scenario
 
 if TYPE_CHECKING:
@@ -34,13 +32,13 @@ if TYPE_CHECKING:
     from smstrio.sim.simulate import Simulation
 
 
-def _virtual_clock(virtual: bool) -> trio.abc.Clock | None:
+def virtual_clock(virtual: bool) -> trio.abc.Clock | None:
     from trio.testing import MockClock  # imports pytest where it is installed: only when asked for
 
     return MockClock(autojump_threshold=0) if virtual else None
 
 
-def _log_settings(log_level: str | None, log_file: Path | None) -> Common:
+def log_settings(log_level: str | None, log_file: Path | None) -> Common:
     """Only the logging settings: the simulation talks to no server."""
     src = sources()
     return Common(
@@ -126,7 +124,7 @@ def simulate(
     log_file
         Also append the JSON log lines to this file [env LOG_FILE].
     """
-    common = _log_settings(log_level, log_file)
+    common = log_settings(log_level, log_file)
     campaign = simulated_campaign(
         load_scenario(scenario) if scenario is not None else Scenario(),
         messages=messages,
@@ -175,103 +173,4 @@ def simulate(
                 print(f"smstrio: error: threshold {t.name} crossed: {t.actual:g} > {t.limit:g}", file=sys.stderr)
         return EXIT_OK if summary.passed else EXIT_FAILURE
 
-    run_command("simulation", common, main, clock=_virtual_clock(virtual_time))
-
-
-@app.command
-def plan(
-    *,
-    messages: int | None = None,
-    target_duration: float | None = None,
-    arrival_rate: float | None = None,
-    arrivals: ArrivalProcess = ArrivalProcess.POISSON,
-    duration: float | None = None,
-    max_p99_latency: float | None = None,
-    mean: float,
-    failure_rate: float = 0.1,
-    distribution: Distribution = Distribution.EXPONENTIAL,
-    max_workers: int = 10_000,
-    workers_per_process: int | None = None,
-    verify: bool = True,
-    seed: int | None = None,
-    json_output: Annotated[bool, Parameter(name="--json")] = False,
-    report: Path | None = None,
-    log_level: str | None = None,
-    log_file: Path | None = None,
-) -> None:
-    """Find the fewest workers of one sender that answer one of two questions.
-
-    Drain: --messages N --target-duration S, every message loaded at once and processed within S
-    seconds. Steady arrivals: --arrival-rate R --duration S --max-p99-latency L, R messages a
-    second for S seconds, 99% of them processed within L seconds of their arrival. Starts from an
-    analytic estimate (Little's law; Erlang C for exponential sends, else the offered load), searches
-    around it with a fast model of the simulation (same seed for every run), then confirms the answer
-    with full virtual-time simulations at the answer (passes) and one worker fewer (fails). Prints
-    the answer, every run (with runs 10% either side of the answer: the curve) and the
-    deciding summaries. Exit 1, with one line saying why, when there is no answer.
-
-    Parameters
-    ----------
-    messages
-        Drain: messages in the campaign, loaded at once.
-    target_duration
-        Drain: seconds within which every message must be processed.
-    arrival_rate
-        Steady arrivals: messages per second.
-    arrivals
-        Steady arrivals: poisson (exponential gaps) or constant.
-    duration
-        Steady arrivals: seconds of arrivals.
-    max_p99_latency
-        Steady arrivals: seconds within which 99% of messages must be processed after they arrive.
-    mean
-        Mean simulated send time in seconds.
-    failure_rate
-        Probability that a send fails, 0 to 1.
-    distribution
-        How send times are drawn around the mean.
-    max_workers
-        The most workers to consider.
-    workers_per_process
-        Answer in sender processes of this many workers each: the fewest such processes that pass.
-    verify
-        Confirm the answer with two full simulations; --no-verify trusts the model (large campaigns).
-    seed
-        Seed for every run [default: random, printed in the summary].
-    json_output
-        Print one JSON object: the answer, every run and the deciding summaries.
-    report
-        Also write the plan to this HTML file: one self-contained page with the curve around the answer.
-    log_level
-        DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO].
-    log_file
-        Also append the JSON log lines to this file [env LOG_FILE].
-    """
-    common = _log_settings(log_level, log_file)
-    if workers_per_process is not None and not 1 <= workers_per_process <= max_workers:
-        raise ConfigError(
-            f"workers per process must be within 1..{max_workers} (--max-workers), got {workers_per_process}"
-        )
-    profile = SenderProfile(workers=max_workers, mean=mean, failure_rate=failure_rate, distribution=distribution)
-    campaign, question = planned_campaign(
-        (profile,),
-        seed=seed,
-        messages=messages,
-        target_duration=target_duration,
-        arrival_rate=arrival_rate,
-        arrivals=arrivals,
-        duration=duration,
-        max_p99_latency=max_p99_latency,
-    )
-
-    planner = functools.partial(
-        run_planner,
-        campaign,
-        question,
-        max_workers=max_workers,
-        workers_per_process=workers_per_process,
-        verify=verify,
-        json_output=json_output,
-        report=report,
-    )
-    run_command("planner", common, planner, clock=_virtual_clock(True))
+    run_command("simulation", common, main, clock=virtual_clock(virtual_time))

@@ -1,0 +1,169 @@
+"""``smstrio plan``, which needs no servers: its flags become a campaign; it plans under a signal handler, prints
+the answer (the table drawn with ``rich`` on a terminal, plain text in a pipe) and writes the HTML report."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import trio
+from cyclopts import Parameter
+from rich.console import Console
+
+from smstrio.cli._app import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, app, run_command
+from smstrio.cli._campaign import planned_campaign
+from smstrio.cli.simulation import log_settings, virtual_clock
+from smstrio.core.distributions import Distribution
+from smstrio.core.errors import ConfigError
+from smstrio.core.scenario import ArrivalProcess, Scenario, SenderProfile
+from smstrio.nursery.signals import stop_on_signals
+
+
+@app.command
+def plan(
+    *,
+    messages: int | None = None,
+    target_duration: float | None = None,
+    arrival_rate: float | None = None,
+    arrivals: ArrivalProcess = ArrivalProcess.POISSON,
+    duration: float | None = None,
+    max_p99_latency: float | None = None,
+    mean: float,
+    failure_rate: float = 0.1,
+    distribution: Distribution = Distribution.EXPONENTIAL,
+    max_workers: int = 10_000,
+    workers_per_process: int | None = None,
+    verify: bool = True,
+    seed: int | None = None,
+    json_output: Annotated[bool, Parameter(name="--json")] = False,
+    report: Path | None = None,
+    log_level: str | None = None,
+    log_file: Path | None = None,
+) -> None:
+    """Find the fewest workers of one sender that answer one of two questions.
+
+    Drain: --messages N --target-duration S, every message loaded at once and processed within S
+    seconds. Steady arrivals: --arrival-rate R --duration S --max-p99-latency L, R messages a
+    second for S seconds, 99% of them processed within L seconds of their arrival. Starts from an
+    analytic estimate (Little's law; Erlang C for exponential sends, else the offered load), searches
+    around it with a fast model of the simulation (same seed for every run), then confirms the answer
+    with full virtual-time simulations at the answer (passes) and one worker fewer (fails). Prints
+    the answer, every run (with runs 10% either side of the answer: the curve) and the
+    deciding summaries. Exit 1, with one line saying why, when there is no answer.
+
+    Parameters
+    ----------
+    messages
+        Drain: messages in the campaign, loaded at once.
+    target_duration
+        Drain: seconds within which every message must be processed.
+    arrival_rate
+        Steady arrivals: messages per second.
+    arrivals
+        Steady arrivals: poisson (exponential gaps) or constant.
+    duration
+        Steady arrivals: seconds of arrivals.
+    max_p99_latency
+        Steady arrivals: seconds within which 99% of messages must be processed after they arrive.
+    mean
+        Mean simulated send time in seconds.
+    failure_rate
+        Probability that a send fails, 0 to 1.
+    distribution
+        How send times are drawn around the mean.
+    max_workers
+        The most workers to consider.
+    workers_per_process
+        Answer in sender processes of this many workers each: the fewest such processes that pass.
+    verify
+        Confirm the answer with two full simulations; --no-verify trusts the model (large campaigns).
+    seed
+        Seed for every run [default: random, printed in the summary].
+    json_output
+        Print one JSON object: the answer, every run and the deciding summaries.
+    report
+        Also write the plan to this HTML file: one self-contained page with the curve around the answer.
+    log_level
+        DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO].
+    log_file
+        Also append the JSON log lines to this file [env LOG_FILE].
+    """
+    common = log_settings(log_level, log_file)
+    if workers_per_process is not None and not 1 <= workers_per_process <= max_workers:
+        raise ConfigError(
+            f"workers per process must be within 1..{max_workers} (--max-workers), got {workers_per_process}"
+        )
+    profile = SenderProfile(workers=max_workers, mean=mean, failure_rate=failure_rate, distribution=distribution)
+    campaign, question = planned_campaign(
+        (profile,),
+        seed=seed,
+        messages=messages,
+        target_duration=target_duration,
+        arrival_rate=arrival_rate,
+        arrivals=arrivals,
+        duration=duration,
+        max_p99_latency=max_p99_latency,
+    )
+
+    planner = functools.partial(
+        run_planner,
+        campaign,
+        question,
+        max_workers=max_workers,
+        workers_per_process=workers_per_process,
+        verify=verify,
+        json_output=json_output,
+        report=report,
+    )
+    run_command("planner", common, planner, clock=virtual_clock(True))
+
+
+async def run_planner(
+    campaign: Scenario,
+    question: dict[str, Any],
+    *,
+    max_workers: int,
+    workers_per_process: int | None,
+    verify: bool,
+    json_output: bool,
+    report: Path | None,
+) -> int:
+    """Plan ``campaign``; print the plan (``question``'s terms first in JSON) and write ``report``; return the
+    exit code."""
+    from smstrio.sim.plan import plan_workers  # the simulation brings the web stack: only when planning
+    from smstrio.sim.plan_report import report_html
+    from smstrio.sim.plan_text import plan_parts, render_plan
+
+    with trio.CancelScope() as scope:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(stop_on_signals, scope.cancel, scope)
+            result = await plan_workers(
+                campaign, max_workers=max_workers, workers_per_process=workers_per_process, verify=verify
+            )
+            nursery.cancel_scope.cancel()
+    if scope.cancelled_caught:
+        print("smstrio: error: interrupted before an answer", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if json_output:
+        print(json.dumps({**question, **result.to_json()}), flush=True)
+    elif result.trials and sys.stdout.isatty():
+        console = Console(highlight=False)
+        for number, part in enumerate(plan_parts(result, campaign)):
+            if number:
+                console.print()
+            console.print(part, markup=False, soft_wrap=isinstance(part, str))  # lines as they are, unwrapped
+    elif result.trials:
+        print(render_plan(result, campaign), flush=True)
+    if report is not None and result.trials:
+        try:
+            await trio.Path(report).write_text(report_html(result, campaign), encoding="utf-8")
+        except OSError as exc:
+            print(f"smstrio: error: cannot write the report {report}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_FAILURE
+    if result.reason is not None:
+        print(f"smstrio: error: {result.reason}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
