@@ -10,8 +10,8 @@ from html import escape
 
 from smstrio.core.scenario import Scenario
 from smstrio.core.summary import render
-from smstrio.sim.plan import Plan, Trial
 from smstrio.sim.plan_text import answer_line, runs
+from smstrio.sim.trials import Plan, Trial
 
 WIDTH, HEIGHT = 760, 360
 LEFT, RIGHT, TOP, BOTTOM = 78, 24, 24, 56

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from smstrio.core.scenario import Scenario
 from smstrio.core.summary import render
-from smstrio.sim.plan import Plan, Trial
+from smstrio.sim.trials import Plan, Trial
 
 COLUMNS: tuple[str, ...] = (
     "processes",
