@@ -69,9 +69,30 @@ def _arrivals(base: Arrivals | None, rate: float | None, process: ArrivalProcess
     return replace(base, **flags) if base is not None else Arrivals(**flags)
 
 
+def planned_profiles(
+    base: Scenario | None,
+    senders: Sequence[str] | None,
+    *,
+    mean: float | None,
+    failure_rate: float,
+    distribution: Distribution,
+) -> tuple[SenderProfile, ...]:
+    """The profiles plan scales: ``--sender`` specs (``--mean`` and the rest fill what they leave out), else the
+    scenario file's, else one profile of ``--mean``."""
+    given = SenderDefaults(mean=mean, failure_rate=failure_rate, distribution=distribution).given()
+    if senders:
+        return tuple(parse_sender_spec(spec, SenderProfile(**given)) for spec in senders)
+    if base is not None:
+        return base.senders
+    if mean is None:
+        raise ConfigError("plan needs --mean, or sender profiles from --sender or --scenario")
+    return (SenderProfile(workers=1, **given),)
+
+
 def planned_campaign(
     senders: tuple[SenderProfile, ...],
     *,
+    base: Scenario | None,
     seed: int | None,
     messages: int | None,
     target_duration: float | None,
@@ -80,7 +101,17 @@ def planned_campaign(
     duration: float | None,
     max_p99_latency: float | None,
 ) -> tuple[Scenario, dict[str, Any]]:
-    """The campaign of plan's one question, and the question's terms for its JSON."""
+    """The campaign of plan's one question, and the question's terms for its JSON. Without question flags, a
+    scenario file (``base``) may ask it: its [arrivals] and max_p99_latency_s, or its messages and max_duration_s."""
+    seed = seed if seed is not None else base.seed if base is not None else None
+    flagged = (messages, target_duration, arrival_rate, duration, max_p99_latency)
+    if base is not None and all(v is None for v in flagged):
+        limits, steady = base.thresholds, base.arrivals
+        if steady is not None and limits.max_p99_latency_s is not None:
+            arrival_rate, arrivals, max_p99_latency = steady.rate, steady.process, limits.max_p99_latency_s
+            duration = base.messages / steady.rate
+        elif steady is None and limits.max_duration_s is not None:
+            messages, target_duration = base.messages, limits.max_duration_s
     drain = messages is not None or target_duration is not None
     if drain == any(v is not None for v in (arrival_rate, duration, max_p99_latency)):
         raise ConfigError(
@@ -108,3 +139,18 @@ def planned_campaign(
     )
     question = {"arrival_rate_per_s": arrival_rate, "arrivals": arrivals.value, "duration_s": duration}
     return campaign, {**question, "max_p99_latency_s": max_p99_latency}
+
+
+def check_scaling(campaign: Scenario, *, scale: str | None, workers_per_process: int | None, max_workers: int) -> None:
+    """``--scale`` names a profile; ``--workers-per-process`` fits ``--max-workers`` and scales one profile."""
+    if workers_per_process is not None:
+        if not 1 <= workers_per_process <= max_workers:
+            raise ConfigError(
+                f"workers per process must be within 1..{max_workers} (--max-workers), got {workers_per_process}"
+            )
+        if len(campaign.senders) > 1 or scale is not None:
+            raise ConfigError("--workers-per-process scales one sender profile: give no --scale and one profile")
+    if scale is not None and scale not in campaign.sender_names:
+        raise ConfigError(
+            f"--scale {scale!r} names no sender profile (the profiles: {', '.join(campaign.sender_names)})"
+        )

@@ -14,11 +14,11 @@ from cyclopts import Parameter
 from rich.console import Console
 
 from smstrio.cli._app import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, app, run_command
-from smstrio.cli._campaign import planned_campaign
+from smstrio.cli._campaign import check_scaling, planned_campaign, planned_profiles
 from smstrio.cli.simulation import log_settings, virtual_clock
 from smstrio.core.distributions import Distribution
-from smstrio.core.errors import ConfigError
-from smstrio.core.scenario import ArrivalProcess, Scenario, SenderProfile
+from smstrio.core.scenario import ArrivalProcess, Scenario
+from smstrio.core.scenario_file import load_scenario
 from smstrio.nursery.signals import stop_on_signals
 
 
@@ -31,9 +31,12 @@ def plan(
     arrivals: ArrivalProcess = ArrivalProcess.POISSON,
     duration: float | None = None,
     max_p99_latency: float | None = None,
-    mean: float,
+    mean: float | None = None,
     failure_rate: float = 0.1,
     distribution: Distribution = Distribution.EXPONENTIAL,
+    sender: Annotated[list[str] | None, Parameter(negative="")] = None,
+    scenario: Path | None = None,
+    scale: str | None = None,
     max_workers: int = 10_000,
     workers_per_process: int | None = None,
     verify: bool = True,
@@ -43,7 +46,7 @@ def plan(
     log_level: str | None = None,
     log_file: Path | None = None,
 ) -> None:
-    """Find the fewest workers of one sender that answer one of two questions.
+    """Find the fewest workers that answer one of two questions.
 
     Drain: --messages N --target-duration S, every message loaded at once and processed within S
     seconds. Steady arrivals: --arrival-rate R --duration S --max-p99-latency L, R messages a
@@ -52,7 +55,9 @@ def plan(
     around it with a fast model of the simulation (same seed for every run), then confirms the answer
     with full virtual-time simulations at the answer (passes) and one worker fewer (fails). Prints
     the answer, every run (with runs 10% either side of the answer: the curve) and the
-    deciding summaries. Exit 1, with one line saying why, when there is no answer.
+    deciding summaries. Exit 1, with one line saying why, when there is no answer. With several
+    sender profiles (--sender, --scenario), every profile's workers are scaled by one factor, or
+    with --scale NAME only that profile's while the others keep theirs.
 
     Parameters
     ----------
@@ -69,13 +74,19 @@ def plan(
     max_p99_latency
         Steady arrivals: seconds within which 99% of messages must be processed after they arrive.
     mean
-        Mean simulated send time in seconds.
+        Mean simulated send time in seconds of the one profile (or of --sender specs that give none).
     failure_rate
-        Probability that a send fails, 0 to 1.
+        Probability that a send fails, 0 to 1 (the one profile's, or what --sender specs leave out).
     distribution
-        How send times are drawn around the mean.
+        How send times are drawn around the mean (likewise).
+    sender
+        One sender profile, repeatable: "workers=50,mean=0.2,name=fast"; its workers are the base scaled.
+    scenario
+        A TOML scenario file: its sender profiles, its seed, and its question when no flag asks one.
+    scale
+        Scale only the profile of this name; the others keep their workers [default: all, by one factor].
     max_workers
-        The most workers to consider.
+        The most workers to consider (in all, or of the profile --scale names).
     workers_per_process
         Answer in sender processes of this many workers each: the fewest such processes that pass.
     verify
@@ -92,13 +103,11 @@ def plan(
         Also append the JSON log lines to this file [env LOG_FILE].
     """
     common = log_settings(log_level, log_file)
-    if workers_per_process is not None and not 1 <= workers_per_process <= max_workers:
-        raise ConfigError(
-            f"workers per process must be within 1..{max_workers} (--max-workers), got {workers_per_process}"
-        )
-    profile = SenderProfile(workers=max_workers, mean=mean, failure_rate=failure_rate, distribution=distribution)
+    base = load_scenario(scenario) if scenario is not None else None
+    profiles = planned_profiles(base, sender, mean=mean, failure_rate=failure_rate, distribution=distribution)
     campaign, question = planned_campaign(
-        (profile,),
+        profiles,
+        base=base,
         seed=seed,
         messages=messages,
         target_duration=target_duration,
@@ -107,13 +116,14 @@ def plan(
         duration=duration,
         max_p99_latency=max_p99_latency,
     )
-
+    check_scaling(campaign, scale=scale, workers_per_process=workers_per_process, max_workers=max_workers)
     planner = functools.partial(
         run_planner,
         campaign,
-        question,
+        {**question, "scale": scale},
         max_workers=max_workers,
         workers_per_process=workers_per_process,
+        scale=scale,
         verify=verify,
         json_output=json_output,
         report=report,
@@ -127,6 +137,7 @@ async def run_planner(
     *,
     max_workers: int,
     workers_per_process: int | None,
+    scale: str | None,
     verify: bool,
     json_output: bool,
     report: Path | None,
@@ -141,7 +152,7 @@ async def run_planner(
         async with trio.open_nursery() as nursery:
             await nursery.start(stop_on_signals, scope.cancel, scope)
             result = await plan_workers(
-                campaign, max_workers=max_workers, workers_per_process=workers_per_process, verify=verify
+                campaign, max_workers=max_workers, workers_per_process=workers_per_process, scale=scale, verify=verify
             )
             nursery.cancel_scope.cancel()
     if scope.cancelled_caught:

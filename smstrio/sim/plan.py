@@ -24,7 +24,6 @@ them. Run :func:`plan_workers` under a MockClock: the simulations then take no r
 from __future__ import annotations
 
 import logging
-import math
 import random
 from dataclasses import replace
 
@@ -33,24 +32,33 @@ import trio
 from smstrio.core.logs import event
 from smstrio.core.scenario import Scenario
 from smstrio.sim.kernel import run_kernel
-from smstrio.sim.questions import estimate, goal, impossible, most_counts
+from smstrio.sim.questions import estimate, goal, impossible
+from smstrio.sim.scaling import Scaling
 from smstrio.sim.trials import Plan, Trial
 
 log = logging.getLogger(__name__)
 
 
 async def plan_workers(
-    scenario: Scenario, *, max_workers: int, workers_per_process: int | None = None, verify: bool = True
+    scenario: Scenario,
+    *,
+    max_workers: int,
+    workers_per_process: int | None = None,
+    scale: str | None = None,
+    verify: bool = True,
 ) -> Plan:
-    """The fewest workers for the scenario's one sender that pass its thresholds, which must set the question's
-    limit: a duration (messages loaded at once) or a p99 latency (steady arrivals); see :mod:`.questions`.
+    """The fewest workers that pass the scenario's thresholds, which must set the question's limit: a duration
+    (messages loaded at once) or a p99 latency (steady arrivals); see :mod:`.questions`.
 
-    With ``workers_per_process``, the fewest sender processes of that many workers each, instead.
+    With one sender profile, the fewest workers of it, or with ``workers_per_process`` the fewest sender
+    processes of that many workers. With several, the smallest factor that scales every profile's workers,
+    or, with ``scale``, the fewest workers of that profile while the others keep theirs (:mod:`.scaling`).
     """
     if scenario.seed is None:
         scenario = replace(scenario, seed=random.SystemRandom().randrange(2**32))
-    aim, most = goal(scenario), most_counts(max_workers, workers_per_process)
-    guess = estimate(scenario, most * (workers_per_process or 1))
+    scaling = Scaling(scenario=scenario, per_process=workers_per_process, name=scale)
+    aim, most = goal(scenario), scaling.most(max_workers)
+    guess = estimate(scaling, most)
     event(
         log,
         "planning",
@@ -66,7 +74,7 @@ async def plan_workers(
         return Plan(
             goal=aim,
             estimate=guess,
-            workers=None if count is None else count * (workers_per_process or 1),
+            workers=None if count is None else scaling.workers(count),
             processes=None if count is None or workers_per_process is None else count,
             reason=reason,
             trials=tuple(trials),
@@ -74,11 +82,11 @@ async def plan_workers(
             below=below,
         )
 
-    reason = impossible(scenario, max_workers=max_workers, workers_per_process=workers_per_process)
+    reason = impossible(scaling, max_workers=max_workers)
     if reason is not None:
         return answer(None, reason)
-    search = _Search(scenario, workers_per_process, most)
-    count = await search.fewest(min(most, math.ceil(guess.workers / (workers_per_process or 1))))
+    search = _Search(scaling, most)
+    count = await search.fewest(guess.count)
     if count is not None:
         await search.around(count)
     trials += search.trials.values()
@@ -98,21 +106,15 @@ async def plan_workers(
 
 
 class _Search:
-    """Kernel runs of one scenario at counts of workers (or of processes), each made once."""
+    """Kernel runs of one scenario at counts (:class:`~.scaling.Scaling`), each made once."""
 
-    def __init__(self, scenario: Scenario, workers_per_process: int | None, most: int) -> None:
-        self.scenario = scenario
-        self.per_process = workers_per_process
+    def __init__(self, scaling: Scaling, most: int) -> None:
+        self.scenario = scaling.scenario
+        self.at = scaling.at
+        self.scaling = scaling
         self.most = most
         """The largest count to try."""
         self.trials: dict[int, Trial] = {}
-
-    def at(self, count: int) -> Scenario:
-        """The campaign with ``count`` workers in one sender, or ``count`` senders of ``per_process`` workers."""
-        profile = replace(self.scenario.senders[0], name=None)
-        if self.per_process is None:
-            return replace(self.scenario, senders=(replace(profile, workers=count),))
-        return replace(self.scenario, senders=(replace(profile, workers=self.per_process),) * count)
 
     async def passes(self, count: int) -> bool:
         """Whether the kernel's run at ``count`` passes; a checkpoint after each run, so Ctrl-C is heard."""
@@ -134,7 +136,7 @@ class _Search:
     async def fewest(self, guess: int) -> int | None:
         """The fewest passing count, searching from Little's law's ``guess``; ``None`` if ``most`` fails."""
         await self.passes(guess)
-        start = guess if self.scenario.arrivals else min(self.most, max(1, self._absorbing(self.trials[guess])))
+        start = guess if self.scenario.arrivals else min(self.most, self._absorbing(guess))
         if await self.passes(start):
             passing, step = start, 1
             while True:  # down, doubling the step, to a count that fails (0 workers always do)
@@ -164,12 +166,11 @@ class _Search:
                 failing = middle
         return passing
 
-    def _absorbing(self, trial: Trial) -> int:
-        """The count whose busy time plus ``trial``'s tail fits the target (the most if none can)."""
-        work = self.scenario.messages * self.scenario.senders[0].mean
-        tail = trial.summary.duration_s - work / trial.workers
-        target = goal(self.scenario).limit
-        return math.ceil(work / (target - tail) / (self.per_process or 1)) if tail < target else self.most
+    def _absorbing(self, count: int) -> int:
+        """The count whose busy time plus the tail of the run at ``count`` fits the target (the most if none can)."""
+        messages, target = self.scenario.messages, goal(self.scenario).limit
+        tail = self.trials[count].summary.duration_s - messages / self.scaling.capacity(count)
+        return self.scaling.count_for(messages / (target - tail)) if tail < target else self.most
 
 
 async def _simulate(scenario: Scenario) -> Trial:

@@ -26,7 +26,8 @@ COLUMNS: tuple[str, ...] = (
     "max queue",
     "passed",
 )
-"""The table's columns; ``processes`` only when the answer is in sender processes."""
+"""The table's columns; ``processes`` only when the answer is in sender processes, and before ``workers`` each
+profile's workers when there are several."""
 
 
 def render_plan(plan: Plan, scenario: Scenario) -> str:
@@ -54,9 +55,11 @@ def answer_line(plan: Plan, scenario: Scenario) -> str | None:
     without an answer."""
     if plan.workers is None or plan.proof is None:
         return None
-    answer = f"{plan.workers} workers"
+    answer, senders = f"{plan.workers} workers", plan.proof.summary.senders
     if plan.processes is not None:
         answer = f"{plan.processes} sender processes of {plan.workers // plan.processes} workers ({answer})"
+    elif len(senders) > 1:
+        answer = plan.proof.layout
     limit, arrivals = plan.goal.limit, scenario.arrivals
     if arrivals is None:
         question = f"process {scenario.messages} messages within {limit:g} s"
@@ -70,11 +73,16 @@ def answer_line(plan: Plan, scenario: Scenario) -> str | None:
 
 
 def runs(plan: Plan) -> tuple[tuple[str, ...], list[tuple[Trial, tuple[str, ...]]]]:
-    """The table of every run: its columns (``processes`` only when the answer is in processes) and, by worker
-    count (a count's kernel run before its simulation), each run with its cells."""
-    shown = slice(0 if plan.processes is not None else 1, None)
+    """The table of every run: its columns (``processes`` when the answer is in processes, each profile's
+    workers when there are several) and, by worker count (a count's kernel run before its simulation), each
+    run with its cells."""
     ordered = sorted(plan.trials, key=lambda t: (t.workers, t.by))
-    return COLUMNS[shown], [(t, _cells(t)[shown]) for t in ordered]
+    if plan.processes is not None:
+        return COLUMNS, [(t, _cells(t)) for t in ordered]
+    names = tuple(s.name for s in ordered[0].summary.senders) if len(ordered[0].summary.senders) > 1 else ()
+    return names + COLUMNS[1:], [
+        (t, tuple(str(s.workers) for s in t.summary.senders)[: len(names)] + _cells(t)[1:]) for t in ordered
+    ]
 
 
 def _cells(t: Trial) -> tuple[str, ...]:

@@ -8,6 +8,10 @@
   other distributions, the offered load ``rate * mean`` plus its square root (square-root staffing).
   Both start at the queue's steady state, which a run from an empty queue reaches only after a while:
   the kernel's answer is usually at or a little under the start.
+
+With several sender profiles (:mod:`smstrio.sim.scaling`) the same holds for the workers that scale:
+their mean send time is the scaled profile's, or all profiles' together (workers over the sum of
+workers / mean), and the fixed profiles' sends, all busy, are taken off the rate first.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import statistics
 from dataclasses import dataclass
 
 from smstrio.core.distributions import Distribution
-from smstrio.core.scenario import MAX_SENDERS, Scenario, SenderProfile
+from smstrio.core.scenario import Scenario, SenderProfile
 from smstrio.core.summary import SimulationSummary
+from smstrio.sim.scaling import Scaling
 
 PERCENTILE = 0.99
 """The latency percentile the arrivals question holds to its limit."""
@@ -45,8 +50,6 @@ class Goal:
 
 def goal(scenario: Scenario) -> Goal:
     """The question ``scenario`` asks: a drain within a duration, or arrivals within a p99 latency."""
-    if len(scenario.senders) != 1:
-        raise ValueError("planning needs a scenario with exactly one sender")
     t = scenario.thresholds
     if scenario.arrivals is None:
         if t.max_duration_s is None:
@@ -59,22 +62,33 @@ def goal(scenario: Scenario) -> Goal:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Estimate:
-    """Where the search starts: a worker count, and what gave it."""
+    """Where the search starts: a count, the workers it means, and what gave it."""
 
+    count: int
     workers: int
+    """Every sender's workers together at ``count``."""
     basis: str
     """``Little's law``, ``Erlang C`` or ``offered load + its square root``."""
 
 
-def estimate(scenario: Scenario, most: int) -> Estimate:
-    """The analytic start for ``scenario``'s question (at most ``most`` for Erlang C's search)."""
-    (profile,), limit = scenario.senders, goal(scenario).limit
-    if scenario.arrivals is None:
-        return Estimate(workers=max(1, math.ceil(scenario.messages * profile.mean / limit)), basis="Little's law")
-    load = scenario.arrivals.rate * profile.mean
-    if profile.distribution is Distribution.EXPONENTIAL and profile.mean > 0:
-        return Estimate(workers=erlang_c(scenario.arrivals.rate, profile.mean, limit, most), basis="Erlang C")
-    return Estimate(workers=max(1, math.ceil(load + math.sqrt(load))), basis="offered load + its square root")
+def estimate(scaling: Scaling, most: int) -> Estimate:
+    """The analytic start for the question of ``scaling``'s scenario, at most ``most``."""
+    sc, limit, mean = scaling.scenario, goal(scaling.scenario).limit, scaling.mean()
+    if sc.arrivals is None:
+        count, basis = scaling.count_for(sc.messages / limit), "Little's law"
+    else:
+        rate = sc.arrivals.rate - scaling.fixed_rate  # what the workers that scale must take
+        exponential = all(p.distribution is Distribution.EXPONENTIAL for p in _scaled(scaling))
+        if rate <= 0 or mean == 0:
+            servers, basis = 1, "offered load + its square root"
+        elif exponential:
+            servers, basis = erlang_c(rate, mean, limit, scaling.scaled_workers(most)), "Erlang C"
+        else:
+            load = rate * mean
+            servers, basis = math.ceil(load + math.sqrt(load)), "offered load + its square root"
+        count = scaling.count_for(scaling.fixed_rate + servers / mean) if mean > 0 else 1
+    count = min(count, most)
+    return Estimate(count=count, workers=scaling.workers(count), basis=basis)
 
 
 def erlang_c(rate: float, mean: float, limit: float, most: int) -> int:
@@ -109,36 +123,52 @@ def send_p99(profile: SenderProfile) -> float:
     return profile.mean
 
 
-def impossible(scenario: Scenario, *, max_workers: int, workers_per_process: int | None = None) -> str | None:
-    """Why no worker count up to ``max_workers`` can pass, when that is clear without a run; else ``None``."""
-    (profile,), limit = scenario.senders, goal(scenario).limit
-    unit, most = workers_per_process or 1, most_counts(max_workers, workers_per_process)
-    layout = "" if unit == 1 else f" in processes of {unit}"
-    if scenario.arrivals is not None:
-        if limit < send_p99(profile):
+def impossible(scaling: Scaling, *, max_workers: int) -> str | None:
+    """Why no count up to ``max_workers`` workers can pass, when that is clear without a run; else ``None``."""
+    sc, limit, most = scaling.scenario, goal(scaling.scenario).limit, scaling.most(max_workers)
+    single = len(sc.senders) == 1
+    profile = min(sc.senders, key=lambda p: p.mean)  # the fastest
+    layout = (
+        f" in processes of {scaling.per_process}"
+        if scaling.per_process
+        else f" in {scaling.name}"
+        if scaling.name
+        else ""
+    )
+    if sc.arrivals is not None:
+        floor = min(sc.senders, key=send_p99)
+        if limit < send_p99(floor):
+            of = "one send" if single else "one send of the fastest profile"
             return (
-                f"a p99 latency of {limit:g} s is under the p99 of one send ({send_p99(profile):g} s, "
-                f"{profile.distribution.value} of mean {profile.mean:g} s): no worker count meets it"
+                f"a p99 latency of {limit:g} s is under the p99 of {of} ({send_p99(floor):g} s, "
+                f"{floor.distribution.value} of mean {floor.mean:g} s): no worker count meets it"
             )
-        load = scenario.arrivals.rate * profile.mean
-        if load >= most * unit:
+        if scaling.capacity(most) <= sc.arrivals.rate:
+            busy = (
+                f"of {profile.mean:g} s sends keep {sc.arrivals.rate * profile.mean:g} workers busy on average "
+                "(rate * mean)"
+                if single
+                else f"need more than the {scaling.capacity(most):g}/s that --max-workers sends all busy"
+            )
             return (
-                f"{scenario.arrivals.rate:g} messages/s of {profile.mean:g} s sends keep {load:g} workers busy on "
-                f"average (rate * mean){layout}: --max-workers {max_workers} cannot keep up, "
+                f"{sc.arrivals.rate:g} messages/s {busy}{layout}: --max-workers {max_workers} cannot keep up, "
                 "the queue grows without end"
             )
         return None
     if limit < profile.mean:
-        return f"a target of {limit:g} s is under one mean send time ({profile.mean:g} s): no worker count meets it"
-    needed = estimate(scenario, max_workers).workers
-    if math.ceil(needed / unit) > most:
+        of = "one mean send time" if single else "the fastest profile's mean send time"
+        return f"a target of {limit:g} s is under {of} ({profile.mean:g} s): no worker count meets it"
+    needed = scaling.count_for(sc.messages / limit)
+    if needed > most:
+        what = f"of {profile.mean:g} s " if single else ""
         return (
-            f"{scenario.messages} messages of {profile.mean:g} s within {limit:g} s need at least {needed} "
+            f"{sc.messages} messages {what}within {limit:g} s need at least {scaling.workers(needed)} "
             f"workers (messages * mean / target){layout}, more than --max-workers {max_workers}"
         )
     return None
 
 
-def most_counts(max_workers: int, workers_per_process: int | None) -> int:
-    """The largest count to try: ``max_workers``, or the processes that fit in it (at most ``MAX_SENDERS``)."""
-    return max_workers if workers_per_process is None else min(max_workers // workers_per_process, MAX_SENDERS)
+def _scaled(scaling: Scaling) -> list[SenderProfile]:
+    """The profiles whose workers the count sets."""
+    sc = scaling.scenario
+    return [p for n, p in zip(sc.sender_names, sc.senders, strict=True) if scaling.name in (None, n)]

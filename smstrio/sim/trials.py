@@ -28,10 +28,15 @@ class Trial:
 
     @property
     def layout(self) -> str:
-        """``N workers``, or ``P processes of W workers`` for several senders."""
-        if self.processes == 1:
+        """``N workers``; ``P processes of W workers`` for several unnamed senders alike; else
+        ``N workers = a 3 + b 5``, each profile's."""
+        senders = self.summary.senders
+        if len(senders) == 1:
             return f"{self.workers} workers"
-        return f"{self.processes} processes of {self.workers // self.processes} workers"
+        unnamed = all(s.name == f"sender-{i}" for i, s in enumerate(senders, 1))
+        if unnamed and len({s.workers for s in senders}) == 1:
+            return f"{self.processes} processes of {senders[0].workers} workers"
+        return f"{self.workers} workers = {' + '.join(f'{s.name} {s.workers}' for s in senders)}"
 
     @property
     def passed(self) -> bool:
@@ -42,6 +47,7 @@ class Trial:
         return {
             "workers": self.workers,
             "processes": self.processes,
+            "senders": {s.name: s.workers for s in self.summary.senders},
             "by": self.by,
             "duration_s": s.duration_s,
             "throughput_per_s": s.throughput_per_s,
@@ -98,6 +104,9 @@ class Plan:
             "verified": self.verified,
             "trials": [t.to_json() for t in self.trials],
             "curve": [t.to_json() for t in self.curve],
+            "senders": None
+            if self.workers is None or self.proof is None
+            else {s.name: s.workers for s in self.proof.summary.senders},
             "summary": None if self.proof is None else self.proof.summary.to_json(),
             "below": None if self.below is None else self.below.summary.to_json(),
         }

@@ -206,3 +206,76 @@ def test_cli_plan_report_that_cannot_be_written_exits_1(cli: Any) -> None:
     assert code == EXIT_FAILURE
     assert errors == ["smstrio: error: cannot write the report missing/plan.html: No such file or directory"]
     assert out.startswith("10 workers")
+
+
+PROFILES = ("--sender", "workers=3,mean=0.5,name=fast", "--sender", "workers=1,mean=2,distribution=normal,name=slow")
+PROFILES_TOML = """
+messages = 1000
+seed = 11
+[thresholds]
+max_duration_s = 30
+[[senders]]
+name = "fast"
+workers = 3
+mean = 0.5
+[[senders]]
+name = "slow"
+workers = 1
+mean = 2
+distribution = "normal"
+"""
+
+
+def test_cli_plan_scales_every_profile_by_one_factor(cli: Any) -> None:
+    """--sender profiles scale together, shared as given: 22 workers, 16 fast and 6 slow."""
+    code, out, errors = cli("plan", "--messages", "1000", "--target-duration", "30", *PROFILES, "--seed", "11")
+    assert (code, errors) == (EXIT_OK, [])
+    assert out.startswith("22 workers = fast 16 + slow 6: the fewest that process 1000 messages within 30 s")
+    assert "\n  fast  slow  workers  by  " in out
+
+
+def test_cli_plan_scales_one_named_profile(cli: Any) -> None:
+    """--scale slow: only the slow profile's workers change; the JSON names the scaled profile and each one's."""
+    argv = ("--messages", "1000", "--target-duration", "30", *PROFILES, "--seed", "11", "--no-verify", "--json")
+    code, out, errors = cli("plan", *argv, "--scale", "slow")
+    result = json.loads(out)
+    assert (code, errors, result["workers"], result["senders"], result["scale"]) == (
+        EXIT_OK,
+        [],
+        65,
+        {"fast": 3, "slow": 62},
+        "slow",
+    )
+    assert {t["senders"]["fast"] for t in result["trials"]} == {3}
+
+
+def test_cli_plan_takes_profiles_and_question_from_a_scenario_file(cli: Any, tmp_path: Path) -> None:
+    """--scenario FILE.toml: its profiles, seed and question (messages, max_duration_s) give the same answer."""
+    (tmp_path / "campaign.toml").write_text(PROFILES_TOML)
+    code, out, errors = cli("plan", "--scenario", "campaign.toml", "--no-verify", "--json")
+    result = json.loads(out)
+    assert (code, errors, result["workers"], result["senders"], result["target_duration_s"]) == (
+        EXIT_OK,
+        [],
+        22,
+        {"fast": 16, "slow": 6},
+        30.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--messages", "9", "--target-duration", "5"], "plan needs --mean, or sender profiles from --sender or"),
+        ([*PROFILES, "--messages", "9", "--target-duration", "5", "--scale", "x"], "--scale 'x' names no sender"),
+        (
+            [*PROFILES, "--messages", "9", "--target-duration", "5", "--workers-per-process", "2"],
+            "--workers-per-process scales one sender profile",
+        ),
+    ],
+)
+def test_cli_plan_bad_profiles_exit_2(cli: Any, argv: list[str], error: str) -> None:
+    """No profile at all, --scale naming none, processes of several profiles: exit 2, one line."""
+    code, out, errors = cli("plan", *argv)
+    assert (code, out, len(errors)) == (EXIT_USAGE, "", 1)
+    assert errors[0].startswith(f"smstrio: error: {error}")

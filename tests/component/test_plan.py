@@ -15,6 +15,7 @@ from smstrio.core.summary import SimulationSummary
 from smstrio.sim import plan
 from smstrio.sim.kernel import run_kernel
 from smstrio.sim.plan import plan_workers
+from smstrio.sim.scaling import Scaling
 from smstrio.sim.simulate import run_simulation
 
 CAP_S = 100_000.0
@@ -243,3 +244,34 @@ async def test_impossible_arrivals_are_answered_without_a_run(
     result = await plan_workers(_arriving(20.0, 60.0, limit, _sender(1, 1.0, EXP)), max_workers=max_workers)
 
     assert (result.workers, result.reason, result.trials, result.proof) == (None, reason, (), None)
+
+
+FAST = SenderProfile(name="fast", workers=3, mean=0.5, failure_rate=0.1)
+SLOW = SenderProfile(name="slow", workers=1, mean=2.0, failure_rate=0.1, distribution=Distribution.NORMAL)
+PROFILES = Scenario(messages=1000, senders=(FAST, SLOW), seed=11, thresholds=Thresholds(max_duration_s=30.0))
+"""Two profiles of 3 and 1 workers: every count shares its workers 3:1, or scales the slow one alone."""
+
+
+@pytest.mark.parametrize(
+    ("scale", "most", "expected", "senders"),
+    [(None, 40, 22, {"fast": 16, "slow": 6}), ("slow", 100, 62, {"fast": 3, "slow": 62})],
+)
+async def test_profiles_answer_is_the_full_binary_searchs(
+    autojump_clock: MockClock, scale: str | None, most: int, expected: int, senders: dict[str, int]
+) -> None:
+    """Several profiles scale by one factor (22 workers, shared 3:1 and rounded), or one named profile scales
+    while the other keeps its 3 workers (62 slow ones): what a binary search over full simulations answers."""
+    scaling = Scaling(scenario=PROFILES, name=scale)
+
+    async def passes(count: int) -> bool:
+        return (await run_simulation(scaling.at(count))).passed
+
+    with trio.fail_after(CAP_S):
+        found = await _binary_search(passes, most)
+        result = await plan_workers(PROFILES, max_workers=200, scale=scale)
+
+    assert (found, result.workers, result.reason, result.verified) == (expected, sum(senders.values()), None, True)
+    assert result.proof is not None
+    assert result.to_json()["senders"] == senders
+    if scale is not None:
+        assert {t.summary.senders[0].workers for t in result.trials} == {3}  # the fast profile never changed
