@@ -6,7 +6,7 @@ of messages / workers x 2 s; the wall time is compared with its target.
 
     case   messages    workers  simulated   target wall
     100k   100,000     1,000    200 s       < 15 s
-    1m     1,000,000   1,000    2,000 s     < 150 s
+    1m     1,000,000   1,000    2,000 s     < 20 s (issue 12; 114 s here at the time of writing)
 
 Usage: uv run python benchmarks/simulate.py [--cases 100k,1m] [--json]
 Exit 1 if a simulated duration is off by more than 1% (wall targets are reported, not enforced:
@@ -35,7 +35,7 @@ from smstrio.sim.simulate import run_simulation
 
 WORKERS = 1000
 MEAN_S = 2.0
-CASES = {"100k": (100_000, 15.0), "1m": (1_000_000, 150.0)}
+CASES = {"100k": (100_000, 15.0), "1m": (1_000_000, 20.0)}
 """Case name: (messages, target wall seconds)."""
 
 

@@ -1,9 +1,13 @@
-"""The simulation's seams: the in-memory broker and store with what a campaign needs, and a timed gateway."""
+"""The simulation's seams: the in-memory broker and store with what a campaign needs, a timed gateway, and the
+producer's random numbers."""
 
 from __future__ import annotations
 
+import random
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import trio
 
@@ -15,6 +19,8 @@ from smstrio.ports import Gateway, Outgoing
 
 FLOW_LIMIT = 10_000
 """Ready messages at which the broker makes the producer wait (see :class:`FlowControlledBroker`)."""
+TEXT_POOL = 4096
+"""Characters :class:`QuickTextRandom` draws once per alphabet."""
 
 
 @dataclass
@@ -27,9 +33,9 @@ class Timeline:
 
     created: list[float] = field(default_factory=list)
     """By sequence number: when each message was created (all at the start, or as it arrived)."""
-    starts: list[float] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
-    """From each message's creation to the end of its send."""
+    starts: array[float] = field(default_factory=lambda: array("d"))
+    latencies: array[float] = field(default_factory=lambda: array("d"))
+    """From each message's creation to the end of its send (8 bytes each: a million sends take 16 MB)."""
 
 
 class TimedGateway:
@@ -103,3 +109,26 @@ class CountingStore(MemoryStore):
         if t.sent + t.failed + t.invalid >= self.target:
             self.done.set()
         return counted
+
+
+class QuickTextRandom(random.Random):
+    """The simulated producer's ``random.Random``: :meth:`choices` of an alphabet takes ``k`` characters at one
+    random offset into a pool of :data:`TEXT_POOL` drawn once, not one draw per character.
+
+    The producer draws each alert's number and text with ``choices``; in a simulation nothing reads them
+    but their lengths, and drawing them took a seventh of a simulated campaign's time (24 µs an alert, 7 µs
+    this way). Lengths, ids and every other draw are the ``random.Random`` ones.
+    """
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self._pools: dict[str, list[Any]] = {}
+
+    def choices(self, population: Any, weights: Any = None, *, cum_weights: Any = None, k: int = 1) -> list[Any]:
+        if weights is not None or cum_weights is not None or not isinstance(population, str) or k > TEXT_POOL // 2:
+            return super().choices(population, weights, cum_weights=cum_weights, k=k)
+        pool = self._pools.get(population)
+        if pool is None:
+            pool = self._pools[population] = super().choices(population, k=TEXT_POOL)
+        start = self.randrange(TEXT_POOL - k)
+        return pool[start : start + k]

@@ -43,7 +43,7 @@ from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
 from smstrio.sim.arrivals import arrival_times, publish_arrivals
 from smstrio.sim.report import SenderOutcome, summarize
-from smstrio.sim.seams import CountingStore, FlowControlledBroker, TimedGateway, Timeline
+from smstrio.sim.seams import CountingStore, FlowControlledBroker, QuickTextRandom, TimedGateway, Timeline
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Simulation:
         sc = self.scenario
         master = random.Random(self.seed)
         rngs = [random.Random(master.getrandbits(64)) for _ in sc.senders]
-        producer_rng = random.Random(master.getrandbits(64))
+        producer_rng = QuickTextRandom(master.getrandbits(64))
         arrival_rng = random.Random(master.getrandbits(64))
         timeline = self._timeline
         broker = FlowControlledBroker()
