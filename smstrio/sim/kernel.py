@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 import functools
 import heapq
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -121,10 +122,11 @@ def _one_sender(arrivals: list[float], lane: _Lane, timeline: _Timeline) -> None
         heapq.heapreplace,
         heapq.heappop,
     )
-    failed = following = 0  # following: the next message to start
+    failed = following = arrived = 0  # following: the next message to start; arrived: the messages so far
     now = 0.0
     total, last = len(arrivals), arrivals[-1]
-    for arrived, at in enumerate(arrivals):
+    while True:
+        at = arrivals[arrived] if arrived < total else math.inf  # once all arrived, every send ends
         while heap and heap[0] < at:
             now = heap[0]
             if draw() < rate:
@@ -138,6 +140,8 @@ def _one_sender(arrivals: list[float], lane: _Lane, timeline: _Timeline) -> None
                 following += 1
             else:
                 pop(heap)
+        if arrived == total:
+            break
         if len(heap) < workers:
             taken = sample()
             end = at + taken
@@ -146,21 +150,11 @@ def _one_sender(arrivals: list[float], lane: _Lane, timeline: _Timeline) -> None
             begin(at)
             wait(end - at)  # as the simulation takes it: the end's instant less the arrival's
             following += 1
+            arrived += 1
         elif at == last:
-            break  # every worker is busy and the rest arrive now too (loaded at once): they wait
-    while heap:
-        now = heap[0]
-        if draw() < rate:
-            failed += 1
-        if following < total:
-            taken = sample()
-            replace(heap, now + taken)
-            keep(taken)
-            begin(now)
-            wait(now + taken - arrivals[following])
-            following += 1
+            arrived = total  # every worker is busy and the rest arrive now too (loaded at once): they wait
         else:
-            pop(heap)
+            arrived += 1
     lane.failed = failed
     timeline.last = now
 
