@@ -18,9 +18,9 @@ from contextlib import asynccontextmanager
 
 import trio
 
-from smstrio.cli._app import CONNECT_TIMEOUT_S, EXIT_OK, EXIT_USAGE, run_command, until_signalled
+from smstrio.cli._app import CONNECT_TIMEOUT_S, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, run_command, until_signalled
 from smstrio.core.config import Common, SenderSettings
-from smstrio.core.errors import ConfigError, StoreError
+from smstrio.core.errors import ConfigError, ServiceError, StoreError
 from smstrio.core.logs import event
 from smstrio.core.sources import Sources
 from smstrio.nursery.processes import Supervisor
@@ -68,7 +68,8 @@ def supervise_senders(settings: SenderSettings) -> None:
     """Run ``settings.processes`` senders as children of this process until they end or a signal stops them.
 
     Exit 0 once every child has exited 0 (``--until-empty``) or after a graceful stop; 130 after
-    a second signal (the children are killed); 2 when a child exits with a usage error.
+    a second signal (the children are killed); 2 when a child exits with a usage error; 3 when
+    a child's first run finds a server unreachable (say, the ``--gateway-url`` host).
     """
     if sys.argv[1:2] != ["send"]:
         raise ConfigError(f"{FLAG} starts this command again as child processes: run it as `smstrio send ...`")
@@ -76,10 +77,18 @@ def supervise_senders(settings: SenderSettings) -> None:
     env = {**os.environ, "SENDER_PROCESSES": "1"}
 
     async def main() -> int:
-        supervisor = Supervisor(command, settings.processes, env=env, fatal=frozenset({EXIT_USAGE}))
+        supervisor = Supervisor(
+            command,
+            settings.processes,
+            env=env,
+            fatal=frozenset({EXIT_USAGE}),
+            fatal_at_start=frozenset({EXIT_UNAVAILABLE}),
+        )
         async with _open_store(settings.common) as store:
             code = await until_signalled(_supervise, supervisor, store, settings.summary_interval)
         fatal = supervisor.statistics().fatal
+        if fatal == EXIT_UNAVAILABLE:
+            raise ServiceError(f"a sender process exited with code {fatal} at start (its error is logged above)")
         if fatal is not None:
             raise ConfigError(f"a sender process exited with code {fatal} (its error is logged above)")
         return code or EXIT_OK

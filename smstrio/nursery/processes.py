@@ -5,7 +5,10 @@ signal of its own) and is not started again; the supervision ends once every chi
 ended. A child that exits otherwise, or dies of a signal, is started again after a delay of
 :class:`~smstrio.nursery.retry.Backoff` (starting over once a child has run ``stable_s``
 seconds); one that exits with a ``fatal`` code (say, a usage error, which a restart would
-only repeat) stops the supervision. :meth:`Supervisor.stop` sends every child SIGTERM and
+only repeat) stops the supervision, and so does one that exits with a ``fatal_at_start`` code
+the first time its slot runs (a server unreachable before any child got going: restarting
+would hide it; once a slot has run, the same code is a server lost for a while, and the
+child is restarted). :meth:`Supervisor.stop` sends every child SIGTERM and
 starts none again: each drains as its own signal handling says, and the supervision ends
 when the last has exited. Cancelling :meth:`Supervisor.run` kills every child with SIGKILL
 and reaps it.
@@ -44,7 +47,7 @@ class SupervisorStatistics:
     restarts: int
     """Children started again after dying."""
     fatal: int | None
-    """The exit code of a child that ended the supervision (one of ``fatal``), else None."""
+    """The exit code of a child that ended the supervision (one of ``fatal`` or ``fatal_at_start``), else None."""
 
 
 def describe_exit(returncode: int) -> str:
@@ -67,6 +70,7 @@ class Supervisor:
         *,
         env: Mapping[str, str] | None = None,
         fatal: frozenset[int] = frozenset(),
+        fatal_at_start: frozenset[int] = frozenset(),
         first_delay: float = 0.5,
         max_delay: float = 30.0,
         stable_s: float = 60.0,
@@ -76,6 +80,7 @@ class Supervisor:
         self._count = count
         self._env = dict(env) if env is not None else None
         self._fatal_codes = fatal
+        self._fatal_at_start = fatal_at_start
         self._first_delay = first_delay
         self._max_delay = max_delay
         self._stable_s = stable_s
@@ -112,6 +117,7 @@ class Supervisor:
     async def _keep(self, slot: int, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Keep child ``slot`` running until it exits 0, a stop, or a fatal exit."""
         backoff = Backoff(first=self._first_delay, cap=self._max_delay, rng=self._rng)
+        fatal = self._fatal_codes | self._fatal_at_start
         while True:
             began = trio.current_time()
             process = await trio.lowlevel.open_process(
@@ -137,11 +143,12 @@ class Supervisor:
                 level = logging.INFO if code == 0 else logging.WARNING
                 event(log, "child exited", level=level, slot=slot, pid=process.pid, exit=describe_exit(code))
                 return
-            if code in self._fatal_codes:
+            if code in fatal:
                 event(log, "child failed; stopping", level=logging.ERROR, slot=slot, pid=process.pid, exit=code)
                 self._fatal = code
                 self.stop()
                 return
+            fatal = self._fatal_codes
             if trio.current_time() - began >= self._stable_s:
                 backoff.attempts = 0
             delay = backoff.next_delay()

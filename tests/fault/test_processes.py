@@ -138,6 +138,31 @@ async def test_a_fatal_exit_stops_the_others(tmp_path: Path, caplog: pytest.LogC
     assert [e["exit"] for e in _events(caplog, "child exited")] == ["SIGTERM"]
 
 
+async def test_a_fatal_at_start_exit_on_a_first_run_stops_the_supervision(caplog: pytest.LogCaptureFixture) -> None:
+    """A child whose first run exits with a fatal-at-start code (a server unreachable) is not restarted."""
+    caplog.set_level(logging.INFO)
+    supervisor = Supervisor(_child("import sys; sys.exit(3)"), 1, fatal_at_start=frozenset({3}))
+    with trio.fail_after(30):
+        await supervisor.run()
+    st = supervisor.statistics()
+    assert (len(st.started), st.running, st.fatal, st.restarts) == (1, (), 3, 0)
+    assert [e["exit"] for e in _events(caplog, "child failed; stopping")] == [3]
+
+
+async def test_a_fatal_at_start_exit_after_a_restart_is_restarted_again(tmp_path: Path) -> None:
+    """Once its slot has run, a child exiting with a fatal-at-start code is restarted: the server may come back."""
+    runs = tmp_path / "runs"
+    code = (
+        f"import pathlib, sys\np = pathlib.Path({str(runs)!r})\nn = len(p.read_text()) if p.exists() else 0\n"
+        "p.write_text('x' * (n + 1))\nsys.exit({0: 1, 1: 3}.get(n, 0))"
+    )
+    supervisor = Supervisor(_child(code), 1, fatal_at_start=frozenset({3}), first_delay=0.05, rng=random.Random(7))
+    with trio.fail_after(30):
+        await supervisor.run()
+    st = supervisor.statistics()
+    assert (len(st.started), st.restarts, st.fatal) == (3, 2, None)
+
+
 def _log_events(smstrio: Smstrio, name: str) -> list[dict[str, Any]]:
     """Each ``name`` event in the JSON lines of the processes ``smstrio`` started."""
     events = (json.loads(line) for line in smstrio.log_text().splitlines() if line.startswith("{"))

@@ -158,6 +158,19 @@ async def test_an_unreachable_gateway_at_start_exits_3_with_one_line(smstrio: Sm
     ]
 
 
+async def test_send_processes_with_an_unreachable_gateway_exits_3_without_restarting(smstrio: Smstrio) -> None:
+    """send --processes 2 whose children find no gateway at start: exit 3 with one line, no restart loop."""
+    url = f"http://127.0.0.1:{free_port()}/sms"
+    with trio.fail_after(60):
+        result = await smstrio.run("send", "--processes", "2", "--gateway", "http", "--gateway-url", url)
+
+    assert result.returncode == EXIT_UNAVAILABLE
+    assert result.stderr.decode().splitlines()[-1] == (
+        "smstrio: error: a sender process exited with code 3 at start (its error is logged above)"
+    )
+    assert "child died; restarting" not in smstrio.log_text()
+
+
 async def test_the_authorization_value_never_appears_in_logs_stats_or_errors(smstrio: Smstrio) -> None:
     """At DEBUG, with refusals, 401s and the header given by flag or environment, the secret is nowhere printed."""
     args = ["send", "--gateway", "http", "--max-attempts", "2", "--retry-delay", "0", "--until-empty"]
