@@ -15,6 +15,7 @@ import trio
 
 from smstrio.core.audit import RunLedger
 from smstrio.core.message import Sms
+from smstrio.core.ratelimit import Gcra, Grant
 from smstrio.core.stats import Counted, OutcomeRecord, SenderInfo, StoreView
 
 ATTEMPT_HEADER = "x-smstrio-attempt"
@@ -76,6 +77,9 @@ class Broker(Protocol):
     async def declare(self, queue: str) -> None:
         """Create ``queue`` (durable), its dead-letter queue ``<queue>.dead`` and its delay queue
         ``<queue>.retry`` if missing."""
+
+    async def exists(self, queue: str) -> bool:
+        """Whether the broker has ``queue`` now (without declaring it)."""
 
     async def reconnect(self) -> None:
         """Replace a lost connection with a new one; consumers must be started again.
@@ -160,6 +164,14 @@ class StatsStore(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+
+
+class FleetLimiter(Protocol):
+    """One throughput limit shared by every sender of a queue (GCRA, see :mod:`smstrio.core.ratelimit`)."""
+
+    async def reserve_slots(self, want: int, limit: Gcra, horizon_us: int) -> Grant:
+        """Take up to ``want`` of the queue's next slots under ``limit`` in one atomic step, only those due
+        within ``horizon_us`` but at least one; the grant's delays count from when the store answered."""
 
 
 class Gateway(Protocol):

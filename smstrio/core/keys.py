@@ -66,6 +66,12 @@ class Keys:
         return f"{self._base}:sender:{sender_id}"
 
     @property
+    def fleet_limit(self) -> str:
+        """String: the fleet limit's theoretical arrival time (µs on the Redis server's clock); it expires
+        once that time has passed, when it would say no more than a missing key."""
+        return f"{self._base}:limit"
+
+    @property
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this queue (used by ``reset``)."""
         return f"{self._base}:*"

@@ -15,6 +15,7 @@ import trio
 from smstrio.core.audit import RunLedger
 from smstrio.core.histogram import Histogram
 from smstrio.core.keys import RATE_TTL_S
+from smstrio.core.ratelimit import Gcra, Grant, reserve
 from smstrio.core.stats import Counted, Outcome, OutcomeRecord, SenderInfo, StoreView, Totals, recent_seconds
 
 
@@ -72,6 +73,8 @@ class MemoryStore:
     _senders: dict[str, tuple[SenderInfo, float]] = field(default_factory=dict)
     _service: Histogram = field(default_factory=Histogram)
     _latency: Histogram = field(default_factory=Histogram)
+    _limit_tat_us: int = 0
+    """The fleet limit's theoretical arrival time on ``clock``, as ``limit.lua`` keeps it in Redis."""
 
     async def record(self, records: Sequence[OutcomeRecord]) -> Counted:
         await trio.lowlevel.checkpoint()
@@ -117,6 +120,14 @@ class MemoryStore:
         self.totals = replace(self.totals, produced=self.totals.produced + new)
         return new
 
+    async def reserve_slots(self, want: int, limit: Gcra, horizon_us: int) -> Grant:
+        await trio.lowlevel.checkpoint()
+        self._limit_tat_us, grant = reserve(self._limit_tat_us, self._now_us(), want, limit, horizon_us)
+        return grant
+
+    def _now_us(self) -> int:
+        return round(self.clock() * 1e6)
+
     async def heartbeat(self, info: SenderInfo, ttl: float) -> None:
         await trio.lowlevel.checkpoint()
         self._senders[info.id] = (info, self.clock() + ttl)
@@ -161,6 +172,7 @@ class MemoryStore:
         self._senders.clear()
         self._service = Histogram()
         self._latency = Histogram()
+        self._limit_tat_us = 0
         return deleted
 
     def _key_count(self) -> int:
@@ -180,6 +192,7 @@ class MemoryStore:
                 self._latency.count > 0,
                 bool(self._senders),
                 sum(1 for _, expires in self._senders.values() if expires > now),
+                self._limit_tat_us > self._now_us(),
             )
         )
 

@@ -28,6 +28,7 @@ from smstrio.core.config import REDIS_CLUSTER_SCHEMES, TlsFiles, redact
 from smstrio.core.errors import StoreError
 from smstrio.core.histogram import Histogram, bucket_key
 from smstrio.core.keys import RATE_TTL_S, Keys
+from smstrio.core.ratelimit import Gcra, Grant
 from smstrio.core.stats import Counted, OutcomeRecord, SenderInfo, StoreView, Totals, recent_seconds
 
 
@@ -39,6 +40,7 @@ def _lua(name: str) -> str:
 _RECORD = _lua("record.lua")
 _PRODUCED = _lua("produced.lua")
 _LEDGER = _lua("ledger.lua")
+_LIMIT = _lua("limit.lua")
 
 _ERRORS = (RedisError, OSError)
 _MAX_CONNECTIONS = 16
@@ -60,6 +62,7 @@ class RedisStore:
         self._record = client.register_script(_RECORD)
         self._produced = client.register_script(_PRODUCED)
         self._ledger = client.register_script(_LEDGER)
+        self._limit = client.register_script(_LIMIT)
 
     @classmethod
     async def connect(
@@ -125,6 +128,11 @@ class RedisStore:
         keys = [self._keys.totals, self._keys.produced(run)]
         new: int = await self._call("count produced messages", self._produced, keys=keys, args=list(seqs))
         return new
+
+    async def reserve_slots(self, want: int, limit: Gcra, horizon_us: int) -> Grant:
+        args = [want, limit.interval_us, limit.tolerance_us, horizon_us]
+        count, first = await self._call("reserve slots", self._limit, keys=[self._keys.fleet_limit], args=args)
+        return Grant(int(count), int(first), limit.interval_us)
 
     async def heartbeat(self, info: SenderInfo, ttl: float) -> None:
         await self._call("record a heartbeat", _heartbeat, self._client, self._keys, info, ttl)
