@@ -45,6 +45,7 @@ def plan(
     report: Path | None = None,
     log_level: str | None = None,
     log_file: Path | None = None,
+    log_format: str | None = None,
 ) -> None:
     """Find the fewest workers that answer one of two questions.
 
@@ -101,8 +102,10 @@ def plan(
         DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO].
     log_file
         Also append the JSON log lines to this file [env LOG_FILE].
+    log_format
+        Log lines on stderr: auto (console on a terminal, else json), console or json [env LOG_FORMAT; default auto].
     """
-    common = log_settings(log_level, log_file)
+    common = log_settings(log_level, log_file, log_format)
     base = load_scenario(scenario) if scenario is not None else None
     profiles = planned_profiles(base, sender, mean=mean, failure_rate=failure_rate, distribution=distribution)
     campaign, question = planned_campaign(

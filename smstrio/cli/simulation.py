@@ -38,13 +38,30 @@ def virtual_clock(virtual: bool) -> trio.abc.Clock | None:
     return MockClock(autojump_threshold=0) if virtual else None
 
 
-def log_settings(log_level: str | None, log_file: Path | None) -> Common:
+def log_settings(log_level: str | None, log_file: Path | None, log_format: str | None) -> Common:
     """Only the logging settings: the simulation talks to no server."""
     src = sources()
     return Common(
         log_level=src.pick(log_level, ("LOG_LEVEL",), str, "INFO").upper(),
         log_file=src.pick(log_file, ("LOG_FILE",), Path, None),
+        log_format=src.pick(log_format, ("LOG_FORMAT",), str, "auto").lower(),
     )
+
+
+def print_summary(summary: SimulationSummary, *, json_output: bool) -> None:
+    """The summary on stdout: one JSON object with ``json_output``, drawn by rich on a terminal, else plain text."""
+    from smstrio.core.summary import render
+
+    if json_output:
+        print(json.dumps(summary.to_json()), flush=True)
+    elif sys.stdout.isatty():
+        from rich.console import Console
+
+        from smstrio.sim.summary_view import summary_view
+
+        Console(highlight=False).print(summary_view(summary))
+    else:
+        print(render(summary), flush=True)
 
 
 @app.command
@@ -71,6 +88,7 @@ def simulate(
     seed: int | None = None,
     log_level: str | None = None,
     log_file: Path | None = None,
+    log_format: str | None = None,
 ) -> None:
     """Simulate a whole campaign in this process on an in-memory broker and store; print a summary.
 
@@ -123,8 +141,10 @@ def simulate(
         DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO].
     log_file
         Also append the JSON log lines to this file [env LOG_FILE].
+    log_format
+        Log lines on stderr: auto (console on a terminal, else json), console or json [env LOG_FORMAT; default auto].
     """
-    common = log_settings(log_level, log_file)
+    common = log_settings(log_level, log_file, log_format)
     campaign = simulated_campaign(
         load_scenario(scenario) if scenario is not None else Scenario(),
         messages=messages,
@@ -150,7 +170,6 @@ def simulate(
         lasting = max(campaign.ideal_duration_s, campaign.messages / steady.rate if steady else 0.0)
         interval = max(1.0, round(lasting / 10)) if virtual_time else 1.0
     # Imported here: the simulation brings the monitor's web stack, which the other commands need not load.
-    from smstrio.core.summary import render
     from smstrio.sim.simulate import run_simulation
 
     summaries: list[SimulationSummary] = []
@@ -163,7 +182,7 @@ def simulate(
         if not summaries:
             return code
         (summary,) = summaries
-        print(json.dumps(summary.to_json()) if json_output else render(summary), flush=True)
+        print_summary(summary, json_output=json_output)
         if not summary.complete:
             processed = summary.sent + summary.failed
             print(f"smstrio: error: stopped early: {processed} of {summary.messages} processed", file=sys.stderr)

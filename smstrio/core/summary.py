@@ -111,7 +111,8 @@ def evaluate(
     return results
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
+    """``850µs``, ``12.50ms`` or ``3.759s``."""
     if seconds < 1e-3:
         return f"{seconds * 1e6:.0f}µs"
     if seconds < 1:
@@ -144,25 +145,25 @@ def render(summary: SimulationSummary) -> str:
         ("processed", f"{timed} of {s.messages}"),
         ("sent", f"{s.sent:<10} {share(s.sent)}"),
         ("failed", f"{s.failed:<10} {share(s.failed)}"),
-        ("duration", _duration(s.duration_s) + (" simulated" if s.virtual_time else "")),
+        ("duration", duration_text(s.duration_s) + (" simulated" if s.virtual_time else "")),
         ("throughput", throughput),
         (
             "service_time",
-            f"p(50)={_duration(s.p50_s)} p(90)={_duration(s.p90_s)} p(95)={_duration(s.p95_s)} "
-            f"p(99)={_duration(s.p99_s)} max={_duration(s.max_s)}",
+            f"p(50)={duration_text(s.p50_s)} p(90)={duration_text(s.p90_s)} p(95)={duration_text(s.p95_s)} "
+            f"p(99)={duration_text(s.p99_s)} max={duration_text(s.max_s)}",
         ),
         (
             "latency",
-            f"p(50)={_duration(s.latency_p50_s)} p(99)={_duration(s.latency_p99_s)} max={_duration(s.latency_max_s)}"
-            " (creation to outcome)",
+            f"p(50)={duration_text(s.latency_p50_s)} p(99)={duration_text(s.latency_p99_s)} "
+            f"max={duration_text(s.latency_max_s)} (creation to outcome)",
         ),
         ("queue", f"at most {s.max_queue_depth} waiting for a worker"),
     ]
     rows += [
         (
             x.name,
-            f"{x.workers} workers, {x.distribution} mean {_duration(x.mean_s)}, failure rate {x.failure_rate:g}: "
-            f"sent={x.sent} failed={x.failed} p(50)={_duration(x.p50_s)} p(99)={_duration(x.p99_s)}",
+            f"{x.workers} workers, {x.distribution} mean {duration_text(x.mean_s)}, failure rate {x.failure_rate:g}: "
+            f"sent={x.sent} failed={x.failed} p(50)={duration_text(x.p50_s)} p(99)={duration_text(x.p99_s)}",
         )
         for x in s.senders
     ]

@@ -1,18 +1,22 @@
 """The plan as a human reads it: the answer, the runs around it as a table, the summaries that prove it. Pure.
 
 :func:`render_plan` gives plain text (for a pipe or a file); :func:`plan_parts` gives the same parts
-with the table as a ``rich`` table, for a terminal.
+with the table and the summaries drawn by ``rich``, for a terminal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
+from rich.console import Group
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from smstrio.core.scenario import Scenario
 from smstrio.core.summary import render
+from smstrio.sim.summary_view import summary_view
 from smstrio.sim.trials import Plan, Trial
 
 COLUMNS: tuple[str, ...] = (
@@ -32,20 +36,27 @@ profile's workers when there are several."""
 
 def render_plan(plan: Plan, scenario: Scenario) -> str:
     """The plan as plain text: the answer in one line, a table of every run by worker count, the summaries."""
-    return "\n\n".join(str(part) for part in plan_parts(plan, scenario, _plain_table)).rstrip("\n")
+    return "\n\n".join(str(part) for part in plan_parts(plan, scenario, plain=True)).rstrip("\n")
 
 
-def plan_parts(plan: Plan, scenario: Scenario, table: Callable[[Plan], Any] | None = None) -> Iterator[Any]:
-    """The plan's parts in order, each a string but the table, which ``table`` (default: ``rich``) draws."""
+def plan_parts(plan: Plan, scenario: Scenario, *, plain: bool = False) -> Iterator[Any]:
+    """The plan's parts in order: strings, and the table and the summaries, which ``rich`` draws unless ``plain``."""
     answer = answer_line(plan, scenario)
     if answer is not None:
         yield answer
     if plan.trials:
-        yield (table or rich_table)(plan)
+        yield _plain_table(plan) if plain else rich_table(plan)
     for trial in (plan.proof, plan.below):
         if trial is not None:
             what = "full simulation" if trial.by == "simulation" else "kernel"
-            yield f"{what} at {trial.layout} ({'passes' if trial.passed else 'fails'}):\n{render(trial.summary)}"
+            title = f"{what} at {trial.layout} ({'passes' if trial.passed else 'fails'}):"
+            if plain:
+                yield f"{title}\n{render(trial.summary)}"
+            else:
+                yield Group(
+                    Text(title, style="green" if trial.passed else "red"),
+                    Padding(summary_view(trial.summary), (0, 0, 0, 2)),
+                )
     if plan.workers is not None and not plan.verified:
         yield "  not verified by full simulations (--no-verify): the answer is the kernel's"
 
