@@ -31,10 +31,10 @@ log = logging.getLogger("smstrio.cli.processes")
 FLAG = "--processes"
 
 
-def sender_processes(flag: str | None, src: Sources) -> int:
-    """``--processes`` (else ``SENDER_PROCESSES``, else 1) as a count: ``auto`` is the CPU count."""
+def process_count(flag: str | None, src: Sources, env: str) -> int:
+    """``--processes`` (else the environment variable ``env``, else 1) as a count: ``auto`` is the CPU count."""
     if flag is None:
-        return src.pick(None, ("SENDER_PROCESSES",), _count, 1)
+        return src.pick(None, (env,), _count, 1)
     try:
         return _count(flag)
     except ValueError as exc:

@@ -25,7 +25,8 @@ from smstrio.cli._app import (
     stop_by_trigger,
     until_signalled,
 )
-from smstrio.cli._processes import sender_processes, supervise_senders
+from smstrio.cli._processes import process_count, supervise_senders
+from smstrio.cli._produce_processes import produce_in_processes
 from smstrio.cli.gateway import DEFAULT_GATEWAY_FLAGS, GatewayFlags, make_gateway
 from smstrio.core.config import (
     MonitorSettings,
@@ -49,6 +50,8 @@ def produce(
     *,
     window: int | None = None,
     seed: int | None = None,
+    processes: str | None = None,
+    progress: bool = True,
     flags: ServiceFlags = DEFAULT_FLAGS,
 ) -> None:
     """Publish COUNT random SMS alerts, persistent and confirmed, then print a JSON summary.
@@ -63,6 +66,11 @@ def produce(
         Publishes in flight at once, awaiting their confirms [env PRODUCER_WINDOW; default 1000].
     seed
         Seed the random generator for a reproducible campaign.
+    processes
+        Split the count between this many producer processes, each with its own connection, seed and run;
+        the summary combines theirs; auto: one per CPU [env PRODUCER_PROCESSES; default 1: this process publishes].
+    progress
+        Draw the progress bar when stderr is a terminal (--no-progress: never).
     """
     src = sources()
     settings = ProducerSettings(
@@ -70,18 +78,21 @@ def produce(
         count=count if count is not None else 1000,
         window=src.pick(window, ("PRODUCER_WINDOW",), as_int, 1000),
         seed=seed,
+        processes=process_count(processes, src, "PRODUCER_PROCESSES"),
     )
+    if settings.processes > 1:
+        return produce_in_processes(settings, flags)
 
     async def main() -> int:
-        terminal = sys.stderr.isatty()
+        terminal = progress and sys.stderr.isatty()
         bar = console.ProduceProgress(settings.count, Console(file=sys.stderr), trio.current_time) if terminal else None
         async with open_services(settings.common, name="smstrio produce") as (broker, store):
             with trio.CancelScope() as scope:
                 async with trio.open_nursery() as nursery:
                     await nursery.start(stop_on_signals, scope.cancel, scope)
                     with bar if bar is not None else contextlib.nullcontext():
-                        progress = bar.update if bar is not None else None
-                        summary = await run_producer(settings, broker, store, progress=progress)
+                        update = bar.update if bar is not None else None
+                        summary = await run_producer(settings, broker, store, progress=update)
                     nursery.cancel_scope.cancel()
             if scope.cancelled_caught:
                 raise PublishError("interrupted; the messages confirmed so far are counted in produced")
@@ -157,7 +168,7 @@ def send(
         summary_interval=src.pick(summary_interval, ("SENDER_SUMMARY_INTERVAL",), as_float, 5.0),
         seed=seed,
         gateway=gateway_flags.resolve(src),
-        processes=sender_processes(processes, src),
+        processes=process_count(processes, src, "SENDER_PROCESSES"),
     )
     if settings.processes > 1:
         return supervise_senders(settings)
@@ -193,7 +204,7 @@ def monitor(
     port
         HTTP port, 0 for any free one [env MONITOR_PORT; default 8080].
     json_lines
-        Print JSON lines even on a terminal.
+        Print JSON lines even on a terminal (there, as with the table, the stats log line goes to DEBUG).
     token
         Require "Authorization: Bearer TOKEN" on /, /stats, /rates and /metrics; / also takes ?token=TOKEN
         [env MONITOR_TOKEN; default: no token].
@@ -210,10 +221,13 @@ def monitor(
     from smstrio.web.serve import run_monitor
 
     table = console.LiveTable(Console(file=sys.stdout), redirect_stderr=sys.stderr.isatty())
+    # A terminal on stdout shows the statistics already (as the table, or as JSON lines with --json): the stats
+    # log line, which says the same, goes to DEBUG there. Elsewhere (a pipe, a container) it stays at INFO.
+    level = logging.DEBUG if sys.stdout.isatty() else logging.INFO
     if json_lines or not sys.stdout.isatty():
-        role = functools.partial(run_monitor, report=_print_json_line)
-    else:  # the table shows what the stats log line says: keep that line out of the terminal
-        role = functools.partial(run_monitor, report=lambda s: table.show(s.to_json()), stats_log_level=logging.DEBUG)
+        role = functools.partial(run_monitor, report=_print_json_line, stats_log_level=level)
+    else:
+        role = functools.partial(run_monitor, report=lambda s: table.show(s.to_json()), stats_log_level=level)
 
     async def main() -> int:
         with table:  # draws nothing unless shown

@@ -191,10 +191,13 @@ class ProducerSettings:
     window: int = 1000
     """Publishes in flight at once, awaiting their confirms."""
     seed: int | None = None
+    processes: int = 1
+    """Producer processes ``smstrio produce`` splits the count between; 1: this process publishes."""
 
     def __post_init__(self) -> None:
         _check(self.count >= 0, f"message count must be >= 0, got {self.count}")
         _check(1 <= self.window <= 65535, f"window must be within 1..65535, got {self.window}")
+        _check(1 <= self.processes <= 1024, f"processes must be within 1..1024, got {self.processes}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,4 @@
-"""CLI tier: ``smstrio send --processes``'s flag, its environment variable and the children's command line."""
+"""CLI tier: ``--processes`` of ``send`` and ``produce``, its environment variable and the children's command line."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from smstrio.cli import EXIT_USAGE
-from smstrio.cli._processes import child_arguments, sender_processes
+from smstrio.cli._processes import child_arguments, process_count
 from smstrio.core.sources import Sources
 
 
@@ -19,6 +19,8 @@ from smstrio.core.sources import Sources
         (["send"], {"SENDER_PROCESSES": "many"}, "SENDER_PROCESSES='many': a whole number or auto"),
         (["send", "--processes", "0"], {}, "processes must be within 1..1024, got 0"),
         (["send", "--processes", "2"], {}, "--processes starts this command again as child processes"),
+        (["produce", "--processes", "two"], {}, "--processes 'two': a whole number or auto"),
+        (["produce"], {"PRODUCER_PROCESSES": "0"}, "processes must be within 1..1024, got 0"),
     ],
 )
 def test_bad_processes_exit_2_with_one_line(
@@ -36,11 +38,11 @@ def test_bad_processes_exit_2_with_one_line(
 def test_auto_is_the_cpu_count_and_the_flag_beats_the_environment() -> None:
     """auto (any case) counts the CPUs; the flag wins over SENDER_PROCESSES, which wins over the default 1."""
     env = Sources({"SENDER_PROCESSES": "3"})
-    assert sender_processes(None, env) == 3
-    assert sender_processes("Auto", env) == (os.cpu_count() or 1)
-    assert sender_processes("4", env) == 4
-    assert sender_processes(None, Sources({"SENDER_PROCESSES": "auto"})) == (os.cpu_count() or 1)
-    assert sender_processes(None, Sources({})) == 1
+    assert process_count(None, env, "SENDER_PROCESSES") == 3
+    assert process_count("Auto", env, "SENDER_PROCESSES") == (os.cpu_count() or 1)
+    assert process_count("4", env, "SENDER_PROCESSES") == 4
+    assert process_count(None, Sources({"SENDER_PROCESSES": "auto"}), "SENDER_PROCESSES") == (os.cpu_count() or 1)
+    assert process_count(None, Sources({}), "SENDER_PROCESSES") == 1
 
 
 def test_children_get_the_command_line_without_processes() -> None:

@@ -1,0 +1,181 @@
+"""``smstrio produce --processes N``: this process splits the campaign between N producer processes.
+
+Each child is ``smstrio produce`` with its share of the count, a seed of its own and the
+parent's service flags: its own connection, its own run id, its own confirms. The parent
+checks both servers at start, as every command does, draws the progress bar on a terminal
+from ``produced`` in Redis, and prints one summary combining the children's.
+
+A child is not started again when it fails: a new run would publish new messages. Its
+confirmed messages are counted in ``produced`` all the same, and the command exits 1 (3
+when a child could not reach a server). The first SIGINT/SIGTERM passes SIGTERM on to the
+children, which stop as ``produce`` does (what was confirmed is counted); the second kills
+them. Children run in a process group of their own, so the terminal's Ctrl-C reaches the
+parent only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+from rich.console import Console
+
+from smstrio.cli._app import EXIT_OK, EXIT_UNAVAILABLE, ServiceFlags, open_services, run_command
+from smstrio.core.config import ProducerSettings
+from smstrio.core.errors import PublishError, ServiceError, StoreError
+from smstrio.core.logs import event
+from smstrio.nursery.processes import describe_exit
+from smstrio.nursery.signals import stop_on_signals
+from smstrio.ports import StatsStore
+from smstrio.web import console
+
+log = logging.getLogger("smstrio.cli.produce")
+
+PROGRESS_EVERY_S = 0.25
+"""How often the parent reads ``produced`` for its progress bar."""
+
+
+def shares(count: int, processes: int) -> list[int]:
+    """``count`` split into ``processes`` shares that differ by one at most, the larger first."""
+    share, extra = divmod(count, processes)
+    return [share + (1 if i < extra else 0) for i in range(processes)]
+
+
+def flag_arguments(flags: ServiceFlags) -> list[str]:
+    """The command-line flags that give a child ``flags`` as the parent was given them."""
+    out: list[str] = []
+    for field in dataclasses.fields(flags):
+        value = getattr(flags, field.name)
+        name = "--" + field.name.replace("_", "-")
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None:
+                out += [name, str(item) if isinstance(item, Path | str | int) else json.dumps(item)]
+    return out
+
+
+def child_commands(settings: ProducerSettings, flags: ServiceFlags, seed: int | None) -> list[list[str]]:
+    """One ``smstrio produce`` command line per child: its share, its seed (drawn from ``seed``), the parent's flags."""
+    rng = random.Random(seed) if seed is not None else random.SystemRandom()
+    base = [sys.executable, "-m", "smstrio", "produce"]
+    common = ["--window", str(settings.window), "--no-progress", *flag_arguments(flags)]
+    return [
+        [*base, str(share), "--seed", str(rng.getrandbits(32)), *common]
+        for share in shares(settings.count, settings.processes)
+    ]
+
+
+def combine(queue: str, summaries: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """The children's summaries as one: their runs, the sums, the rate over the whole command's time."""
+    confirmed = sum(int(s["confirmed"]) for s in summaries)
+    return {
+        "queue": queue,
+        "runs": [s["run"] for s in summaries],
+        "processes": len(summaries),
+        "published": sum(int(s["published"]) for s in summaries),
+        "confirmed": confirmed,
+        "seconds": round(seconds, 3),
+        "rate_per_s": round(confirmed / seconds, 1) if seconds > 0 else 0.0,
+    }
+
+
+def produce_in_processes(settings: ProducerSettings, flags: ServiceFlags) -> None:
+    """Run ``smstrio produce`` as ``settings.processes`` children; print their combined summary."""
+    commands = child_commands(settings, flags, settings.seed)
+    env = {"PRODUCER_PROCESSES": "1"}
+
+    async def main() -> int:
+        terminal = sys.stderr.isatty()
+        bar = console.ProduceProgress(settings.count, Console(file=sys.stderr), trio.current_time) if terminal else None
+        async with open_services(settings.common, name="smstrio produce supervisor") as (broker, store):
+            await broker.declare(settings.common.queue)
+            began = trio.current_time()
+            done: list[subprocess.CompletedProcess[bytes] | None] = [None] * len(commands)
+            with trio.CancelScope() as hard:
+                async with trio.open_nursery() as nursery:
+                    children: list[trio.Process] = []
+                    for index, command in enumerate(commands):
+                        children.append(await nursery.start(_child, command, env, index, done))
+                    await nursery.start(stop_on_signals, functools.partial(_terminate, children), hard)
+                    if bar is not None:
+                        with bar:
+                            await _show_progress(store, bar.update, children)
+                    else:
+                        await _until_exited(children)
+                    nursery.cancel_scope.cancel()
+            seconds = trio.current_time() - began
+        if hard.cancelled_caught:
+            raise PublishError("stopped hard; the messages confirmed so far are counted in produced")
+        failed = [(i, c) for i, c in enumerate(done) if c is None or c.returncode != 0]
+        for index, completed in failed:
+            exit_ = describe_exit(completed.returncode) if completed is not None else "killed"
+            event(log, "producer process failed", level=logging.ERROR, child=index, exit=exit_)
+        if failed:
+            message = (
+                f"{len(failed)} of {len(commands)} producer processes failed (their errors are logged above); "
+                "the messages confirmed so far are counted in produced"
+            )
+            if any(c is not None and c.returncode == EXIT_UNAVAILABLE for _, c in failed):
+                raise ServiceError(message)
+            raise PublishError(message)
+        summaries = [json.loads(c.stdout.decode().strip().splitlines()[-1]) for c in done if c is not None]
+        print(json.dumps(combine(settings.common.queue, summaries, seconds)), flush=True)
+        return EXIT_OK
+
+    run_command("producer", settings.common, main)
+
+
+async def _child(
+    command: list[str],
+    env: dict[str, str],
+    index: int,
+    done: list[subprocess.CompletedProcess[bytes] | None],
+    *,
+    task_status: trio.TaskStatus[trio.Process] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run one child to its end (killed if cancelled) and keep what it printed in ``done[index]``."""
+    done[index] = await trio.run_process(
+        command,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        capture_stdout=True,
+        check=False,
+        process_group=0,
+        deliver_cancel=_kill,
+        task_status=task_status,
+    )
+
+
+def _terminate(children: list[trio.Process]) -> None:
+    for child in children:
+        child.terminate()
+
+
+async def _kill(process: trio.Process) -> None:
+    process.kill()
+
+
+async def _until_exited(children: list[trio.Process]) -> None:
+    for child in children:
+        await child.wait()
+
+
+async def _show_progress(store: StatsStore, update: Callable[[int], None], children: list[trio.Process]) -> None:
+    """Until every child has exited, show how many more messages ``produced`` counts than at the start."""
+    before = (await store.view()).totals.produced
+    while any(c.returncode is None for c in children):
+        with trio.move_on_after(PROGRESS_EVERY_S):
+            await _until_exited(children)
+        try:
+            update((await store.view()).totals.produced - before)
+        except StoreError as exc:
+            event(log, "progress unavailable", level=logging.DEBUG, error=str(exc))
