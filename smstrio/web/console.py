@@ -194,14 +194,16 @@ class ProduceProgress:
             redirect_stdout=False,
             get_time=clock,
         )
-        self._task = self._progress.add_task("produce", total=total)
+        self._task = self._progress.add_task("produce", total=total, start=False)  # its clock starts on entering
         self._total = total
         self._clock = clock
         self._every = every
         self._shown = -math.inf
 
     def __enter__(self) -> ProduceProgress:
+        """Start drawing, and the rate's clock: connecting to the servers before is not publishing."""
         self._progress.start()
+        self._progress.start_task(self._task)
         return self
 
     def update(self, done: int) -> None:

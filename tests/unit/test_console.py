@@ -117,3 +117,17 @@ def test_progress_shows_count_share_rate_and_eta_redrawn_at_most_every_tenth_of_
         "produce 10,000/10,000 100% 17,857 msg/s ETA 0.0s",
     ]
     assert screen(console.file.getvalue(), columns=100)[0].startswith("produce " + "━" * 40)  # type: ignore[attr-defined]
+
+
+def test_produce_progress_rate_counts_from_entering() -> None:
+    """The bar's rate and ETA count from entering it (publishing), not from making it (before connecting)."""
+    now = [0.0]
+    console = _terminal(width=100)
+    bar = ProduceProgress(2_000, console, lambda: now[0])
+    now[0] = 10.0
+    with bar as progress:
+        now[0] = 10.5
+        progress.update(1_000)
+        shown = screen(console.file.getvalue(), columns=100)[0]  # type: ignore[attr-defined]
+
+    assert " ".join(re.sub("[━╸]", " ", shown).split()) == "produce 1,000/2,000 50% 2,000 msg/s ETA 0.5s"
