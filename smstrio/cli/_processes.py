@@ -29,6 +29,8 @@ from smstrio.ports import StatsStore
 log = logging.getLogger("smstrio.cli.processes")
 
 FLAG = "--processes"
+SPLIT = "--rate-limit"
+"""A flag whose value the children share: each gets 1/N of it (through ``RATE_LIMIT``)."""
 
 
 def process_count(flag: str | None, src: Sources, env: str) -> int:
@@ -51,17 +53,25 @@ def _count(raw: str) -> int:
 
 
 def child_arguments(argv: Sequence[str]) -> list[str]:
-    """``argv`` without ``--processes N`` or ``--processes=N``."""
+    """``argv`` without ``--processes N`` and ``--rate-limit R`` (or their ``--flag=value`` forms)."""
     out: list[str] = []
     skip = False
     for arg in argv:
         if skip:
             skip = False
-        elif arg == FLAG:
+        elif arg in (FLAG, SPLIT):
             skip = True
-        elif not arg.startswith(f"{FLAG}="):
+        elif not arg.startswith((f"{FLAG}=", f"{SPLIT}=")):
             out.append(arg)
     return out
+
+
+def child_environment(settings: SenderSettings) -> dict[str, str]:
+    """The children's environment: this one, one process each, and each child's share of ``--rate-limit``."""
+    env = {**os.environ, "SENDER_PROCESSES": "1"}
+    if settings.rate_limit is not None:
+        env["RATE_LIMIT"] = repr(settings.rate_limit / settings.processes)
+    return env
 
 
 def supervise_senders(settings: SenderSettings) -> None:
@@ -74,7 +84,7 @@ def supervise_senders(settings: SenderSettings) -> None:
     if sys.argv[1:2] != ["send"]:
         raise ConfigError(f"{FLAG} starts this command again as child processes: run it as `smstrio send ...`")
     command = [sys.executable, "-m", "smstrio", *child_arguments(sys.argv[1:])]
-    env = {**os.environ, "SENDER_PROCESSES": "1"}
+    env = child_environment(settings)
 
     async def main() -> int:
         supervisor = Supervisor(

@@ -24,7 +24,6 @@ import random
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import trio
@@ -59,7 +58,7 @@ def flag_arguments(flags: ServiceFlags) -> list[str]:
         name = "--" + field.name.replace("_", "-")
         for item in value if isinstance(value, list) else [value]:
             if item is not None:
-                out += [name, str(item) if isinstance(item, Path | str | int) else json.dumps(item)]
+                out += [name, str(item)]
     return out
 
 

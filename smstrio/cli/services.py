@@ -117,6 +117,8 @@ def send(
     summary_interval: float | None = None,
     seed: int | None = None,
     processes: str | None = None,
+    rate_limit: float | None = None,
+    fleet_rate_limit: float | None = None,
     flags: ServiceFlags = DEFAULT_FLAGS,
     gateway_flags: GatewayFlags = DEFAULT_GATEWAY_FLAGS,
 ) -> None:
@@ -152,6 +154,12 @@ def send(
         Run this many senders as child processes, each with these flags, its own connections and --workers;
         one that dies is restarted, a signal is passed on, their combined summary is logged; auto: one per CPU
         [env SENDER_PROCESSES; default 1: this process sends].
+    rate_limit
+        Messages per second this command sends at most; with --processes N each child gets 1/N of it
+        [env RATE_LIMIT; default: no limit].
+    fleet_rate_limit
+        Messages per second all senders of the queue send at most together, shared through Redis; give every
+        sender the same [env FLEET_RATE_LIMIT; default: no limit].
     """
     src = sources()
     settings = SenderSettings(
@@ -168,6 +176,8 @@ def send(
         summary_interval=src.pick(summary_interval, ("SENDER_SUMMARY_INTERVAL",), as_float, 5.0),
         seed=seed,
         gateway=gateway_flags.resolve(src),
+        rate_limit=src.pick(rate_limit, ("RATE_LIMIT",), as_float, None),
+        fleet_rate_limit=src.pick(fleet_rate_limit, ("FLEET_RATE_LIMIT",), as_float, None),
         processes=process_count(processes, src, "SENDER_PROCESSES"),
     )
     if settings.processes > 1:
@@ -176,7 +186,7 @@ def send(
 
     async def main() -> int:
         async with open_services(settings.common, name="smstrio send") as (broker, store):
-            return await until_signalled(run_sender, settings, broker, store, gateway)
+            return await until_signalled(functools.partial(run_sender, fleet=store), settings, broker, store, gateway)
 
     run_command("sender", settings.common, main)
 

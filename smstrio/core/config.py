@@ -200,6 +200,12 @@ class ProducerSettings:
         _check(1 <= self.processes <= 1024, f"processes must be within 1..1024, got {self.processes}")
 
 
+MAX_RATE_LIMIT = 1_000_000
+"""The highest ``--rate-limit`` and ``--fleet-rate-limit``: GCRA slots are whole microseconds apart."""
+PREFETCH_AHEAD_S = 0.25
+"""Under a rate limit, the default prefetch covers the sends in flight plus this many seconds of the limit."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SenderSettings:
     """``smstrio send``."""
@@ -227,6 +233,11 @@ class SenderSettings:
     """Where sends go; ``mean``, ``failure_rate`` and ``distribution`` apply to the simulated gateway only."""
     processes: int = 1
     """Sender processes ``smstrio send`` runs as its children, each with these settings; 1: this process sends."""
+    rate_limit: float | None = None
+    """Messages a second this process sends at most (``None``: no limit); ``--processes N`` gives each child
+    a share of the command's limit."""
+    fleet_rate_limit: float | None = None
+    """Messages a second every sender of the queue sends at most together, kept in the store; ``None``: none."""
 
     def __post_init__(self) -> None:
         _check(1 <= self.workers <= 100_000, f"workers must be within 1..100000, got {self.workers}")
@@ -254,10 +265,32 @@ class SenderSettings:
             _finite(self.retry_delay) and 0 <= self.retry_delay <= 3600,
             f"retry delay must be within 0..3600 seconds, got {self.retry_delay}",
         )
+        for name, limit in (("rate limit", self.rate_limit), ("fleet rate limit", self.fleet_rate_limit)):
+            _check(
+                limit is None or (_finite(limit) and 0 < limit <= MAX_RATE_LIMIT),
+                f"{name} must be > 0 and at most {MAX_RATE_LIMIT:,} messages per second, got {limit}",
+            )
+
+    @property
+    def tightest_limit(self) -> float | None:
+        """The smaller of the rate limits given, or ``None`` without one."""
+        limits = [x for x in (self.rate_limit, self.fleet_rate_limit) if x is not None]
+        return min(limits) if limits else None
 
     @property
     def effective_prefetch(self) -> int:
-        return self.prefetch if self.prefetch is not None else min(2 * self.workers, 65535)
+        """``prefetch`` if given; else twice the workers, and under a rate limit no more than the deliveries
+        the limit lets go through in one send time plus ``PREFETCH_AHEAD_S`` (the simulated mean send time,
+        or the HTTP gateway's timeout, which bounds its requests): what the limit leaves unsent stays in
+        the queue for other senders."""
+        if self.prefetch is not None:
+            return self.prefetch
+        most = min(2 * self.workers, 65535)
+        limit = self.tightest_limit
+        if limit is None:
+            return most
+        send_s = self.mean if self.gateway.kind == "simulated" else self.gateway.timeout
+        return max(1, min(most, math.ceil(limit * (send_s + PREFETCH_AHEAD_S))))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -89,11 +89,17 @@ class SenderInfo:
     failed: int = 0
     invalid: int = 0
     retried: int = 0
+    rate_limit: float | None = None
+    """Messages a second this sender sends at most (``send --rate-limit``); ``None``: no limit."""
+    fleet_rate_limit: float | None = None
+    """The limit this sender shares with every sender of the queue (``send --fleet-rate-limit``)."""
+    limit_wait_s: float = 0.0
+    """Time its next send waited for those limits, in all."""
     last_seen: float = 0.0
 
     def to_fields(self) -> dict[str, str]:
-        """Flat string fields for a Redis hash."""
-        return {k: str(v) for k, v in asdict(self).items()}
+        """Flat string fields for a Redis hash (``None`` as an empty string)."""
+        return {k: "" if v is None else str(v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, str]) -> SenderInfo:
@@ -111,8 +117,15 @@ class SenderInfo:
             failed=int(fields.get("failed", 0)),
             invalid=int(fields.get("invalid", 0)),
             retried=int(fields.get("retried", 0)),
+            rate_limit=_optional_float(fields.get("rate_limit")),
+            fleet_rate_limit=_optional_float(fields.get("fleet_rate_limit")),
+            limit_wait_s=float(fields.get("limit_wait_s", 0.0)),
             last_seen=float(fields.get("last_seen", 0.0)),
         )
+
+
+def _optional_float(raw: str | None) -> float | None:
+    return float(raw) if raw else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,12 +33,14 @@ import trio
 from smstrio.core.config import SenderSettings
 from smstrio.core.errors import BrokerError, StoreError
 from smstrio.core.logs import bind, event
+from smstrio.core.ratelimit import Gcra
 from smstrio.core.stats import Counted, SenderInfo
 from smstrio.nursery.batching import next_batch
 from smstrio.nursery.retry import retry
-from smstrio.ports import Broker, Delivery, Gateway, StatsStore
+from smstrio.ports import Broker, Delivery, FleetLimiter, Gateway, StatsStore
 from smstrio.roles.attempt import Result, attempt
 from smstrio.roles.intake import Intake
+from smstrio.roles.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ class SenderStatistics:
     """Deliveries waiting for a free worker."""
     counted: Counted
     """Outcomes this sender counted first (duplicates: redeliveries already counted)."""
+    limit_wait_s: float = 0.0
+    """Time the next send waited for the rate limits, in all (see :class:`~smstrio.roles.throttle.Throttle`)."""
 
 
 def new_sender_id() -> str:
@@ -74,7 +78,14 @@ def new_sender_id() -> str:
 class Sender:
     """One sender process's pipeline; :func:`run_sender` creates it and hands it to its caller."""
 
-    def __init__(self, settings: SenderSettings, broker: Broker, store: StatsStore, gateway: Gateway) -> None:
+    def __init__(
+        self,
+        settings: SenderSettings,
+        broker: Broker,
+        store: StatsStore,
+        gateway: Gateway,
+        fleet: FleetLimiter | None = None,
+    ) -> None:
         self.settings = settings
         self.info = SenderInfo(
             id=new_sender_id(),
@@ -85,7 +96,10 @@ class Sender:
             failure_rate=settings.failure_rate,
             distribution=settings.distribution.value,
             started_at=round(time.time(), 3),
+            rate_limit=settings.rate_limit,
+            fleet_rate_limit=settings.fleet_rate_limit,
         )
+        self._throttle = _throttle(settings, fleet)
         self._broker = broker
         self._store = store
         self._gateway = gateway
@@ -103,8 +117,13 @@ class Sender:
 
     def statistics(self) -> SenderStatistics:
         buffered = self._buffer.statistics().current_buffer_used if self._buffer else 0
+        waited_us = self._throttle.statistics().waited_us if self._throttle else 0
         return SenderStatistics(
-            received=self._received, settled=self._settled, buffered=buffered, counted=self._counted
+            received=self._received,
+            settled=self._settled,
+            buffered=buffered,
+            counted=self._counted,
+            limit_wait_s=round(waited_us / 1e6, 3),
         )
 
     async def run(self, *, task_status: trio.TaskStatus[Sender] = trio.TASK_STATUS_IGNORED) -> None:
@@ -140,7 +159,7 @@ class Sender:
         Closing ``deliveries_send`` lets the workers finish.
         """
         s = self.settings
-        intake = Intake(self._broker, s.common.queue, s.effective_prefetch, self._stop)
+        intake = Intake(self._broker, s.common.queue, s.effective_prefetch, self._stop, self._store)
         async with deliveries_send:
             consumer = await intake.consume(deliveries_send)
             event(log, "consuming", prefetch=s.effective_prefetch, **self._settings_fields())
@@ -158,6 +177,8 @@ class Sender:
             "mean_s": s.mean,
             "failure_rate": s.failure_rate,
             "distribution": s.distribution.value,
+            "rate_limit": s.rate_limit,
+            "fleet_rate_limit": s.fleet_rate_limit,
         }
 
     async def _work(
@@ -176,7 +197,16 @@ class Sender:
     ) -> None:
         with bind(worker=number):
             async with deliveries, results:
-                async for delivery in deliveries:
+                if self._throttle is None:
+                    async for delivery in deliveries:
+                        self._received += 1
+                        await results.send(await attempt(delivery, self._gateway, self.settings))
+                    return
+                while True:  # under a limit: take a delivery only once its turn has come
+                    try:
+                        delivery = await self._throttle.receive(deliveries)
+                    except trio.EndOfChannel:
+                        return
                     self._received += 1
                     await results.send(await attempt(delivery, self._gateway, self.settings))
 
@@ -224,7 +254,16 @@ class Sender:
     async def _beat(self) -> None:
         c = self._counted
         seen = round(time.time(), 3)
-        info = replace(self.info, sent=c.sent, failed=c.failed, invalid=c.invalid, retried=c.retried, last_seen=seen)
+        waited = self.statistics().limit_wait_s
+        info = replace(
+            self.info,
+            sent=c.sent,
+            failed=c.failed,
+            invalid=c.invalid,
+            retried=c.retried,
+            limit_wait_s=waited,
+            last_seen=seen,
+        )
         with contextlib.suppress(StoreError):  # the recorder reports Redis outages; the next beat will do
             await self._store.heartbeat(info, HEARTBEAT_TTL_S)
 
@@ -265,15 +304,33 @@ class Sender:
             return False
 
 
+def _throttle(s: SenderSettings, fleet: FleetLimiter | None) -> Throttle | None:
+    """The gate of this sender's rate limits; ``None`` without one (workers then take deliveries freely)."""
+    if s.rate_limit is None and s.fleet_rate_limit is None:
+        return None
+    if s.fleet_rate_limit is not None and fleet is None:
+        raise ValueError("a fleet rate limit needs the FleetLimiter (the stats store) to share it through")
+    return Throttle(
+        local=Gcra(rate=s.rate_limit) if s.rate_limit is not None else None,
+        fleet=Gcra(rate=s.fleet_rate_limit) if s.fleet_rate_limit is not None else None,
+        limiter=fleet,
+        batch=Throttle.batch_for(s.fleet_rate_limit or 1.0, s.workers),
+    )
+
+
 async def run_sender(
     settings: SenderSettings,
     broker: Broker,
     store: StatsStore,
     gateway: Gateway,
     *,
+    fleet: FleetLimiter | None = None,
     task_status: trio.TaskStatus[Sender] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run a sender until ``stop()`` is called on the :class:`Sender` handed to ``task_status``."""
-    sender = Sender(settings, broker, store, gateway)
+    """Run a sender until ``stop()`` is called on the :class:`Sender` handed to ``task_status``.
+
+    ``fleet`` shares ``settings.fleet_rate_limit`` with the queue's other senders (the stats store serves).
+    """
+    sender = Sender(settings, broker, store, gateway, fleet)
     with bind(sender=sender.info.id):
         await sender.run(task_status=task_status)

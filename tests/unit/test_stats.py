@@ -41,6 +41,9 @@ senders = st.builds(
     sent=counts,
     failed=counts,
     invalid=counts,
+    rate_limit=st.none() | finite,
+    fleet_rate_limit=st.none() | finite,
+    limit_wait_s=finite,
     last_seen=finite,
 )
 
@@ -188,6 +191,9 @@ def test_snapshot_to_json_has_exactly_the_documented_keys() -> None:
         "failed": 0,
         "invalid": 0,
         "retried": 0,
+        "rate_limit": None,
+        "fleet_rate_limit": None,
+        "limit_wait_s": 0.0,
         "last_seen": 0.0,
     }
 

@@ -1,0 +1,87 @@
+"""Component tier: senders under --rate-limit and --fleet-rate-limit on the in-memory twins, in virtual time."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import trio
+from trio.testing import MockClock
+
+from smstrio.adapters.memory import MemoryBroker, MemoryStore
+from smstrio.core.distributions import Distribution
+from smstrio.core.message import Sms
+from smstrio.ports import Gateway
+from smstrio.roles.sender import Sender, run_sender
+from tests.component.test_sender import _publish, _settings, _simulated
+
+
+class StartsGateway:
+    """Wraps a gateway; remembers when each send started."""
+
+    def __init__(self, inner: Gateway) -> None:
+        self._inner = inner
+        self.started_at: list[float] = []
+
+    async def send(self, sms: Sms) -> bool:
+        self.started_at.append(trio.current_time())
+        return await self._inner.send(sms)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await self._inner.run(task_status=task_status)
+
+
+def _gaps(times: list[float]) -> list[float]:
+    """Microsecond-rounded gaps between consecutive times, sorted by time."""
+    ordered = sorted(times)
+    return [round(b - a, 6) for a, b in itertools.pairwise(ordered)]
+
+
+async def test_a_rate_limit_spaces_sends_exactly(autojump_clock: MockClock, queue_name: str) -> None:
+    """At --rate-limit 10 with 20 workers free (exponential sends, mean 0.2 s), 60 sends start 0.1 s apart."""
+    broker, store = MemoryBroker(), MemoryStore(clock=trio.current_time)
+    await _publish(broker, queue_name, 60)
+    settings = _settings(queue_name, workers=20, mean=0.2, distribution=Distribution.EXPONENTIAL, rate_limit=10.0)
+    gateway = StartsGateway(_simulated(settings, seed=3))
+    async with trio.open_nursery() as nursery:
+        sender: Sender = await nursery.start(run_sender, settings, broker, store, gateway)
+        await trio.sleep(10)  # 60 sends at 10/s: the last starts at 5.9 s
+        waited = sender.statistics().limit_wait_s
+        sender.stop()
+    assert _gaps(gateway.started_at) == [0.1] * 59
+    assert store.totals.sent == 60
+    assert waited == 6.0  # each turn after the first waited 0.1 s, the one now waiting for a 61st message too
+
+
+async def test_a_rate_limit_leaves_what_it_cannot_send_in_the_queue(autojump_clock: MockClock, queue_name: str) -> None:
+    """At 1/s with 1 s sends, a sender holds 2 deliveries (1 s of sends + 0.25 s of the limit); the rest stay ready."""
+    broker, store = MemoryBroker(), MemoryStore(clock=trio.current_time)
+    await _publish(broker, queue_name, 20)
+    settings = _settings(queue_name, workers=8, mean=1.0, rate_limit=1.0)
+    assert settings.effective_prefetch == 2
+    async with trio.open_nursery() as nursery:
+        sender: Sender = await nursery.start(run_sender, settings, broker, store, _simulated(settings))
+        await trio.sleep(5.5)  # started at 0..5 s, ended at 1..5 s
+        sent, held = store.totals.sent, broker.statistics(queue_name)
+        sender.stop()
+    assert (sent, held.unacked, held.ready) == (5, 2, 13)
+
+
+async def test_senders_share_a_fleet_limit_exactly(autojump_clock: MockClock, queue_name: str) -> None:
+    """Three senders under --fleet-rate-limit 20 (each could do 40/s) start their 120 sends 0.05 s apart in all."""
+    broker, store = MemoryBroker(), MemoryStore(clock=trio.current_time)
+    await _publish(broker, queue_name, 120)
+    settings = _settings(queue_name, workers=8, mean=0.2, fleet_rate_limit=20.0)
+    gateway = StartsGateway(_simulated(settings))
+    async with trio.open_nursery() as nursery:
+        senders: list[Sender] = [
+            await nursery.start(functools.partial(run_sender, fleet=store), settings, broker, store, gateway)
+            for _ in range(3)
+        ]
+        await trio.sleep(10)  # 120 sends at 20/s: the last starts at 5.95 s
+        for sender in senders:
+            sender.stop()
+    shares = sorted(s.statistics().settled for s in senders)
+    assert _gaps(gateway.started_at) == [0.05] * 119
+    assert sum(shares) == 120
+    assert min(shares) > 0
