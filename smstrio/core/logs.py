@@ -98,13 +98,20 @@ _CONSOLE_HIDDEN = frozenset({"role", "queue"})
 """Bound fields the same on every line of a process, which a person at its terminal knows already."""
 EVENT_WIDTH = 22
 """Console lines pad the event name to this width, so the fields of short events line up."""
+CONSOLE_FIELDS: dict[str, tuple[str, ...]] = {
+    "stats": ("processed", "sent", "failed", "queue_depth", "rate_1s", "eta_s"),
+    "summary": ("sent", "failed", "retried", "in_flight", "rate_per_s", "processes", "restarts"),
+}
+"""Events of many fields whose console line shows only these, so that it fits a terminal's line (the JSON lines
+keep every field)."""
 
 
 class ConsoleFormatter(logging.Formatter):
     """``12:04:05.123 INFO  consuming               prefetch=40 workers=20``: local time, level, event,
     then the event's fields and the bound ones (but role and queue) as ``key=value``; values that are
     not plain words in JSON. Nested records (objects, lists of objects: the ``stats`` event's senders
-    and percentiles) stay in the JSON lines, out of these short ones. With ``color``, ANSI colours:
+    and percentiles) stay in the JSON lines, out of these short ones, as do the fields of a
+    :data:`CONSOLE_FIELDS` event but its key ones. With ``color``, ANSI colours:
     the level by severity, the event bold."""
 
     def __init__(self, *, color: bool) -> None:
@@ -118,6 +125,9 @@ class ConsoleFormatter(logging.Formatter):
         clock = time.strftime("%H:%M:%S", time.localtime(record.created)) + f".{int(record.msecs):03d}"
         level = _LEVEL_NAMES.get(record.levelno, record.levelname[:5])
         fields = {**getattr(record, "fields", {})}
+        keys = CONSOLE_FIELDS.get(record.getMessage())
+        if keys is not None:
+            fields = {k: fields[k] for k in keys if k in fields}
         fields |= {k: v for k, v in getattr(record, "context", {}).items() if k not in _CONSOLE_HIDDEN}
         if record.exc_info and record.exc_info[1] is not None:
             fields["error"] = repr(record.exc_info[1])

@@ -47,6 +47,8 @@ async def serve_http(
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("smstrio.web.hypercorn")
+    # Its one INFO line, "Running on http://... (CTRL + C to quit)", says what our serving line says.
+    config.errorlog.setLevel(logging.WARNING)
     config.graceful_timeout = GRACEFUL_TIMEOUT_S
     async with trio.open_nursery() as nursery:
         binds: list[str] = await nursery.start(functools.partial(serve, app, config, shutdown_trigger=shutdown_trigger))

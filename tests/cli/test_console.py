@@ -108,6 +108,7 @@ async def test_monitor_draws_a_live_table_on_a_terminal(queue_name: str, tmp_pat
     logged = [r.split()[2:4] for r in rows if CONSOLE_LINE.match(r)]
     assert any(event == "serving" and fields.startswith('urls=["http://127.0.0.1:') for event, fields in logged)
     assert ["stopping", "gracefully"] in logged
+    assert not any("Running on" in r for r in rows)  # hypercorn's own line would say what serving says
     assert "stats" not in [event for event, _ in logged]  # the table replaces the stats log line on a terminal
     json_lines = [json.loads(line) for line in as_json.splitlines() if line.startswith('{"queue"')]
     assert len(json_lines) >= 3  # three, and any printed before SIGTERM

@@ -243,3 +243,17 @@ def test_without_a_stream_lines_go_to_whatever_stderr_is_at_the_time(monkeypatch
             root.addHandler(handler)
         root.setLevel(previous_level)
     assert json.loads(replaced.getvalue())["event"] == "consuming"
+
+
+def test_console_shows_only_the_key_fields_of_a_stats_or_summary_event() -> None:
+    """The stats and summary events' console lines carry their key fields only (plus the bound ones but role and
+    queue), in the order CONSOLE_FIELDS gives, so they fit a terminal's line; JSON lines keep every field."""
+    stats = {"produced": 1000, "processed": 340, "sent": 306, "failed": 34, "invalid": 0, "duplicates": 0}
+    stats |= {"queue_depth": 560, "rate_1s": 340.0, "rate_60s": 5.7, "eta_s": 1.9, "updated_at": 1.5, "queue": "q"}
+    summary = {"settled": 80, "sent": 68, "failed": 12, "duplicates": 0, "retried": 0, "in_flight": 20}
+    with capture_logs("DEBUG", log_format="console") as stream, logs.bind(role="sender", queue="q", sender="s1"):
+        logs.event(logging.getLogger("smstrio.test"), "stats", **stats)
+        logs.event(logging.getLogger("smstrio.test"), "summary", **summary, buffered=20, rate_per_s=16.0)
+    stats_line, summary_line = (line.split(maxsplit=3)[3] for line in stream.getvalue().splitlines())
+    assert stats_line == "processed=340 sent=306 failed=34 queue_depth=560 rate_1s=340.0 eta_s=1.9 sender=s1"
+    assert summary_line == "sent=68 failed=12 retried=0 in_flight=20 rate_per_s=16.0 sender=s1"
