@@ -46,6 +46,7 @@ SNAPSHOT_KEYS = frozenset(
         "rate_60s",
         "progress",
         "retried",
+        "limits",
     }
 )
 """The keys of ``/stats`` and ``smstrio stats`` that README.md documents."""
@@ -86,9 +87,20 @@ def stats_document(**changes: Any) -> dict[str, Any]:
                 "failed": 500,
                 "invalid": 1,
                 "retried": 3,
+                "rate_limit": None,
+                "fleet_rate_limit": None,
+                "limit_wait_s": 0.0,
                 "last_seen": 999.5,
             }
         ],
+        "limits": {
+            "fleet_per_s": None,
+            "senders_per_s": None,
+            "limit_per_s": None,
+            "rate_per_s": 500.0,
+            "usage": None,
+            "wait_s": 0.0,
+        },
     }
     stats.update(changes)
     return stats

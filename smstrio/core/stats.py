@@ -188,6 +188,41 @@ class RateHistory:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """The live senders' throughput limits against the rate, from their heartbeats (``/stats`` ``limits``)."""
+
+    fleet_per_s: float | None = None
+    """The fleet limit the senders share (``send --fleet-rate-limit``; the smallest if they differ); ``None``: none."""
+    senders_per_s: float | None = None
+    """The senders' own limits added up (``send --rate-limit``); ``None`` unless every live sender has one."""
+    limit_per_s: float | None = None
+    """The smaller of the two: the most the live senders may send a second; ``None`` without a limit."""
+    rate_per_s: float = 0.0
+    """Outcomes a second over the last 5 whole seconds (``throughput_per_s``)."""
+    usage: float | None = None
+    """``rate_per_s / limit_per_s`` (1.0: at the limit); ``None`` without a limit."""
+    wait_s: float = 0.0
+    """Time the live senders' next sends waited for their limits, added up over the senders."""
+
+    @classmethod
+    def of(cls, senders: Sequence[SenderInfo], rate_per_s: float) -> Limits:
+        fleet = [s.fleet_rate_limit for s in senders if s.fleet_rate_limit is not None]
+        own = [s.rate_limit for s in senders if s.rate_limit is not None]
+        fleet_per_s = min(fleet) if fleet else None
+        senders_per_s = round(sum(own), 3) if own and len(own) == len(senders) else None
+        given = [x for x in (fleet_per_s, senders_per_s) if x is not None]
+        limit = min(given) if given else None
+        return cls(
+            fleet_per_s=fleet_per_s,
+            senders_per_s=senders_per_s,
+            limit_per_s=limit,
+            rate_per_s=rate_per_s,
+            usage=round(rate_per_s / limit, 4) if limit else None,
+            wait_s=round(sum(s.limit_wait_s for s in senders), 3),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StatsSnapshot:
     """The statistics of one queue: what ``smstrio stats`` prints and ``GET /stats`` returns."""
 
@@ -213,6 +248,7 @@ class StatsSnapshot:
     progress: float | None = None
     eta_s: float | None = None
     """Seconds until every produced message is processed at ``throughput_per_s``; see :func:`eta`."""
+    limits: Limits = field(default_factory=Limits)
     service: Histogram = field(default_factory=Histogram)
     """The merged histogram behind ``service_time_s`` (µs), for ``GET /metrics``; not in :meth:`to_json`."""
     service_sum_us: int = 0
@@ -228,6 +264,7 @@ class StatsSnapshot:
         data["senders"] = [asdict(s) for s in self.senders]
         data["service_time_s"] = asdict(self.service_time_s)
         data["latency_s"] = asdict(self.latency_s)
+        data["limits"] = asdict(self.limits)
         return data
 
 
@@ -282,6 +319,7 @@ def snapshot(
         rate_60s=round(sum(view.recent[-RATE_MINUTE_S:]) / RATE_MINUTE_S, 3),
         progress=round(processed / t.produced, 6) if t.produced else None,
         eta_s=eta(t.produced, processed, throughput),
+        limits=Limits.of(view.senders, throughput),
         service=view.service,
         service_sum_us=t.service_us,
         latency=view.latency,

@@ -111,6 +111,18 @@ def render(stats: Mapping[str, Any]) -> Group:
             ("mean send", _seconds(stats["avg_time_s"])),
         ),
     )
+    limits = stats.get("limits") or {}
+    if limits.get("limit_per_s") is not None:
+        scope = "fleet" if limits["limit_per_s"] == limits["fleet_per_s"] else "own"
+        summary.add_row(
+            "limit/s",
+            _pairs(
+                (scope, f"{limits['limit_per_s']:,.1f}"),
+                ("rate", f"{limits['rate_per_s']:,.1f}"),
+                ("use", f"{limits['usage'] * 100:.1f}%"),
+                ("waited", duration(limits["wait_s"])),
+            ),
+        )
     percentiles = [
         [name, *(_seconds(stats[key][p]) for p in _PERCENTILES)]
         for name, key in (("service", "service_time_s"), ("latency", "latency_s"))

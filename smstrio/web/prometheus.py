@@ -8,6 +8,7 @@ histograms are re-bucketed from the mergeable log-linear histograms into the fix
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from smstrio.core.histogram import Histogram, bucket_bounds, bucket_key
 from smstrio.core.stats import StatsSnapshot
@@ -55,6 +56,26 @@ def cumulative_buckets(histogram: Histogram) -> list[tuple[float, int]]:
     return lines
 
 
+def _limits(snap: StatsSnapshot, queue: str, family: Callable[[str, str, str], None], out: list[str]) -> None:
+    """The rate limits (a sample per limit given), their usage, and each live sender's time waiting for them."""
+    limits = snap.limits
+    family(
+        "smstrio_rate_limit_per_second", "gauge", "Messages a second the live senders may send: fleet, own (summed)."
+    )
+    for scope, value in (("fleet", limits.fleet_per_s), ("own", limits.senders_per_s)):
+        if value is not None:
+            out.append(f'smstrio_rate_limit_per_second{{{queue},scope="{scope}"}} {_number(value)}')
+    family(
+        "smstrio_rate_limit_usage_ratio", "gauge", "The last 5 s rate over the tighter limit (no sample without one)."
+    )
+    if limits.usage is not None:
+        out.append(f"smstrio_rate_limit_usage_ratio{{{queue}}} {_number(limits.usage)}")
+    family("smstrio_rate_limit_wait_seconds_total", "counter", "Time a sender's next send waited for its limits.")
+    for s in snap.senders:
+        sender = f'sender="{_escape_label(s.id)}"'
+        out.append(f"smstrio_rate_limit_wait_seconds_total{{{queue},{sender}}} {_number(s.limit_wait_s)}")
+
+
 def render(snap: StatsSnapshot) -> str:
     """The exposition text of one snapshot."""
     queue = f'queue="{_escape_label(snap.queue)}"'
@@ -77,6 +98,7 @@ def render(snap: StatsSnapshot) -> str:
         out.append(f"smstrio_consumers{{{queue}}} {snap.consumers}")
     family("smstrio_senders", "gauge", "Live sender processes.")
     out.append(f"smstrio_senders{{{queue}}} {len(snap.senders)}")
+    _limits(snap, queue, family, out)
 
     for name, histogram, sum_us, help_text in (
         ("smstrio_service_time_seconds", snap.service, snap.service_sum_us, "Simulated send time."),

@@ -67,6 +67,9 @@ async def test_stats_serves_the_snapshot(queue_name: str) -> None:
         failure_rate=0.1,
         distribution="constant",
         started_at=1.0,
+        rate_limit=2.0,
+        fleet_rate_limit=1.0,
+        limit_wait_s=3.5,
     )
     await store.heartbeat(info, 5.0)
     sms = [random_sms(random.Random(1), run=RUN, seq=s, created_at=0.0) for s in (3, 4)]
@@ -101,6 +104,15 @@ async def test_stats_serves_the_snapshot(queue_name: str) -> None:
         "rate_60s": 0.067,
         "progress": 0.5,
         "eta_s": 5.0,  # 4 left at 0.8 a second
+        # the sender's own limit 2/s, the fleet's 1/s: 0.8/s is 80% of the tighter
+        "limits": {
+            "fleet_per_s": 1.0,
+            "senders_per_s": 2.0,
+            "limit_per_s": 1.0,
+            "rate_per_s": 0.8,
+            "usage": 0.8,
+            "wait_s": 3.5,
+        },
     }
     assert body["updated_at"] > 0  # the wall-clock time of the refresh
 

@@ -131,3 +131,14 @@ def test_produce_progress_rate_counts_from_entering() -> None:
         shown = screen(console.file.getvalue(), columns=100)[0]  # type: ignore[attr-defined]
 
     assert " ".join(re.sub("[━╸]", " ", shown).split()) == "produce 1,000/2,000 50% 2,000 msg/s ETA 0.5s"
+
+
+def test_render_shows_the_rate_limit_against_the_rate_when_one_is_set() -> None:
+    """Under a fleet limit the table has a limit/s row: the limit, the rate, its share and the time waited."""
+    limits = {"fleet_per_s": 200.0, "senders_per_s": None, "limit_per_s": 200.0}
+    limits |= {"rate_per_s": 199.6, "usage": 0.998, "wait_s": 75.25}
+    text = _text(render(stats_document(limits=limits)))
+    plain = _text(render(stats_document()))
+
+    assert re.search(r"^limit/s   fleet 200\.0  rate 199\.6  use 99\.8%  waited 1m15s$", text, re.M)
+    assert not re.search(r"^limit/s", plain, re.M)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
@@ -91,3 +92,20 @@ def test_render_leaves_out_an_unknown_queue_depth() -> None:
     assert families["smstrio_queue_depth"].samples == []
     assert families["smstrio_consumers"].samples == []
     assert families["smstrio_service_time_seconds"].samples[-1].value == 0
+
+
+def test_render_exports_the_rate_limits_their_usage_and_each_senders_wait() -> None:
+    """A fleet limit and the senders' own limits are gauges by scope, usage a ratio, each sender's wait a counter."""
+    a = replace(_sender("a"), rate_limit=150.0, fleet_rate_limit=200.0, limit_wait_s=1.5)
+    b = replace(_sender("b"), rate_limit=150.0, fleet_rate_limit=200.0, limit_wait_s=2.0)
+    view = StoreView(totals=Totals(), recent=[200] * 5, senders=[a, b])
+    families = _families(render(snapshot("q", view, queue_depth=0, now=10.0)))
+    unlimited = _families(render(snapshot("q", StoreView(totals=Totals(), recent=[]), queue_depth=0, now=10.0)))
+
+    limits = {s.labels["scope"]: s.value for s in families["smstrio_rate_limit_per_second"].samples}
+    waits = {s.labels["sender"]: s.value for s in families["smstrio_rate_limit_wait_seconds"].samples}
+    assert limits == {"fleet": 200.0, "own": 300.0}
+    assert [s.value for s in families["smstrio_rate_limit_usage_ratio"].samples] == [1.0]
+    assert waits == {"a": 1.5, "b": 2.0}
+    assert unlimited["smstrio_rate_limit_per_second"].samples == []
+    assert unlimited["smstrio_rate_limit_usage_ratio"].samples == []
