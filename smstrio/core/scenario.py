@@ -36,6 +36,12 @@ class SenderProfile:
     """Mean send time in seconds."""
     failure_rate: float = 0.1
     distribution: Distribution = Distribution.EXPONENTIAL
+    max_attempts: int = 1
+    """Attempts at each message, as ``smstrio send --max-attempts``: a failed one is retried up to this many."""
+    retry_delay: float = 1.0
+    """Seconds a failed attempt waits in the retry queue, doubling per attempt (``send --retry-delay``)."""
+    rate_limit: float | None = None
+    """Sends per second this sender may start, as ``smstrio send --rate-limit``; ``None``: no limit."""
 
     def __post_init__(self) -> None:
         _check(self.name is None or 1 <= len(self.name) <= 100, f"name must be 1 to 100 characters, got {self.name!r}")
@@ -45,6 +51,18 @@ class SenderProfile:
             math.isfinite(self.failure_rate) and 0 <= self.failure_rate <= 1,
             f"failure rate must be within 0..1, got {self.failure_rate}",
         )
+        _check(1 <= self.max_attempts <= 100, f"max attempts must be within 1..100, got {self.max_attempts}")
+        _check(
+            math.isfinite(self.retry_delay) and 0 <= self.retry_delay <= 3600,
+            f"retry delay must be within 0..3600 seconds, got {self.retry_delay}",
+        )
+        _positive_or_none(self.rate_limit, "rate limit")
+
+    @property
+    def mean_attempts(self) -> float:
+        """Sends per message on average: ``1 + p + p**2 + ...`` up to ``max_attempts`` terms, ``p`` the failure rate."""
+        p, k = self.failure_rate, self.max_attempts
+        return float(k) if p == 1 else (1 - p**k) / (1 - p)
 
 
 class ArrivalProcess(enum.StrEnum):
@@ -95,6 +113,8 @@ class Scenario:
     thresholds: Thresholds = field(default_factory=Thresholds)
     arrivals: Arrivals | None = None
     """``None``: every message is loaded at the start."""
+    fleet_rate_limit: float | None = None
+    """Sends per second all senders together may start, as ``smstrio send --fleet-rate-limit``; ``None``: none."""
 
     def __post_init__(self) -> None:
         _check(1 <= self.messages <= MAX_MESSAGES, f"messages must be within 1..{MAX_MESSAGES}, got {self.messages}")
@@ -102,6 +122,7 @@ class Scenario:
             1 <= len(self.senders) <= MAX_SENDERS,
             f"a scenario needs 1 to {MAX_SENDERS} senders, got {len(self.senders)}",
         )
+        _positive_or_none(self.fleet_rate_limit, "fleet rate limit")
         names = self.sender_names
         _check(len(set(names)) == len(names), f"sender names must differ, got {', '.join(names)}")
 
@@ -116,7 +137,8 @@ class Scenario:
 
     @property
     def ideal_duration_s(self) -> float:
-        """``messages`` over the senders' combined rate: the duration if every worker were always busy."""
+        """``messages`` over the senders' combined rate (of messages, each taking its mean attempts): the duration if
+        every worker were always busy."""
         if any(p.mean == 0 for p in self.senders):
             return 0.0
-        return self.messages / sum(p.workers / p.mean for p in self.senders)
+        return self.messages / sum(p.workers / (p.mean * p.mean_attempts) for p in self.senders)

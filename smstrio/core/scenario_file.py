@@ -5,6 +5,7 @@ A scenario comes from flags (``--sender`` specs) or from a TOML file::
     # campaign.toml
     messages = 10000          # alerts to publish (default 1000), all at once at the start
     seed = 7                  # optional: the same seed gives the same run
+    # fleet_rate_limit = 1000 # optional: sends per second of all senders together (send --fleet-rate-limit)
 
     # [arrivals]              # optional: messages arrive steadily instead of all at once
     # rate = 50               # messages per second
@@ -23,6 +24,9 @@ A scenario comes from flags (``--sender`` specs) or from a TOML file::
     mean = 0.2                # mean send time, seconds (default 0.1)
     failure_rate = 0.1        # probability that a send fails (default 0.1)
     distribution = "normal"   # exponential (default), normal, uniform or constant
+    max_attempts = 3          # attempts per message, as send --max-attempts (default 1: no retries)
+    retry_delay = 1.0         # seconds before a retry, doubling per attempt (default 1)
+    rate_limit = 200          # optional: sends per second of this sender (send --rate-limit)
 
     [[senders]]
     workers = 10
@@ -47,10 +51,10 @@ from smstrio.core.scenario import ArrivalProcess, Arrivals, Scenario, SenderProf
 
 T = TypeVar("T")
 
-_SENDER_KEYS = ("name", "workers", "mean", "failure_rate", "distribution")
+_SENDER_KEYS = ("name", "workers", "mean", "failure_rate", "distribution", "max_attempts", "retry_delay", "rate_limit")
 _THRESHOLD_KEYS = ("max_p99_s", "max_failure_rate", "max_duration_s", "max_p99_latency_s")
 _ARRIVAL_KEYS = ("rate", "duration", "process")
-_TOP_KEYS = ("messages", "seed", "senders", "thresholds", "arrivals")
+_TOP_KEYS = ("messages", "seed", "fleet_rate_limit", "senders", "thresholds", "arrivals")
 
 
 def _key(raw: str) -> str:
@@ -63,7 +67,7 @@ def _spelled(keys: tuple[str, ...]) -> str:
 
 def _convert(key: str, value: Any) -> Any:
     """``value`` as the type of field ``key``; raise ``ValueError`` saying what was expected."""
-    if key in ("workers", "messages", "seed"):
+    if key in ("workers", "messages", "seed", "max_attempts"):
         if isinstance(value, str):
             value = value.strip()
             if not value.lstrip("-").isdigit():
@@ -72,7 +76,16 @@ def _convert(key: str, value: Any) -> Any:
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValueError(f"expected an integer, got {value!r}")
         return value
-    if key in ("mean", "failure_rate", "rate", "duration", *_THRESHOLD_KEYS):
+    if key in (
+        "mean",
+        "failure_rate",
+        "retry_delay",
+        "rate_limit",
+        "fleet_rate_limit",
+        "rate",
+        "duration",
+        *_THRESHOLD_KEYS,
+    ):
         if isinstance(value, str):
             try:
                 return float(value)

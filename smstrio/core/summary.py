@@ -41,6 +41,8 @@ class SimulationSummary:
     messages: int
     sent: int
     failed: int
+    retried: int
+    """Failed sends given another attempt: every send is one of sent, failed or retried."""
     complete: bool
     """Every message was processed (False when stopped early)."""
     virtual_time: bool

@@ -20,8 +20,8 @@ virtual time, and nothing else costs virtual time there:
 Events at the same instant are taken arrivals first, then completions. With one sender the draws
 come in the same order as in the simulation, so the numbers are the same to the microsecond. With
 several, sends that end at the same instant (constant send times) may be taken in another order
-than Trio's random one: shares may differ by a round, as between two simulations. Retries are not
-modelled: the simulation has none.
+than Trio's random one: shares may differ by a round, as between two simulations. Retries take
+the general loop of :mod:`smstrio.sim.kernel_queue`.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from smstrio.core.distributions import sampler
 from smstrio.core.scenario import Arrivals, Scenario, SenderProfile
 from smstrio.core.summary import SimulationSummary
 from smstrio.sim.arrivals import arrival_times
+from smstrio.sim.kernel_queue import run_queue
 from smstrio.sim.report import SenderOutcome, histogram_of, summarize
 
 
@@ -52,6 +53,7 @@ class _Lane:
         self.service: list[float] = []
         """Every send time drawn, in seconds."""
         self.failed = 0
+        self.retried = 0
 
 
 @dataclass(slots=True)
@@ -71,7 +73,9 @@ def run_kernel(scenario: Scenario) -> SimulationSummary:
     master.getrandbits(64)  # the producer's seed: its draws cost no virtual time
     arrivals = _arrivals(scenario.messages, scenario.arrivals, master.getrandbits(64))
     timeline = _Timeline()
-    if len(lanes) == 1:
+    if any(p.max_attempts > 1 for p in scenario.senders):
+        run_queue(arrivals, lanes, timeline)
+    elif len(lanes) == 1:
         _one_sender(arrivals, lanes[0], timeline)
     else:
         _senders(arrivals, lanes, timeline)
@@ -81,12 +85,15 @@ def run_kernel(scenario: Scenario) -> SimulationSummary:
         seed=seed,
         senders=[
             SenderOutcome(
-                sent=len(lane.service) - lane.failed, failed=lane.failed, histogram=histogram_of(lane.service)
+                sent=len(lane.service) - lane.failed - lane.retried,
+                failed=lane.failed,
+                histogram=histogram_of(lane.service),
             )
             for lane in lanes
         ],
         sent=scenario.messages - failed,
         failed=failed,
+        retried=sum(lane.retried for lane in lanes),
         complete=True,
         virtual=True,
         duration_s=timeline.last,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import trio
@@ -15,7 +15,7 @@ from smstrio.adapters.memory import MemoryBroker, MemoryStore
 from smstrio.core.histogram import Histogram
 from smstrio.core.message import Sms
 from smstrio.core.stats import Counted, OutcomeRecord
-from smstrio.ports import Gateway, Outgoing
+from smstrio.ports import Gateway, Outgoing, Retry
 
 FLOW_LIMIT = 10_000
 """Ready messages at which the broker makes the producer wait (see :class:`FlowControlledBroker`)."""
@@ -34,21 +34,31 @@ class Timeline:
     created: list[float] = field(default_factory=list)
     """By sequence number: when each message was created (all at the start, or as it arrived)."""
     starts: array[float] = field(default_factory=lambda: array("d"))
+    """When each message's first send started, in order (retries are not counted as waiting)."""
     latencies: array[float] = field(default_factory=lambda: array("d"))
-    """From each message's creation to the end of its send (8 bytes each: a million sends take 16 MB)."""
+    """From each message's creation to the end of its last send (8 bytes each: a million sends take 16 MB)."""
+    attempts: bytearray = field(default_factory=bytearray)
+    """By sequence number, the sends made of each message so far; kept only when senders retry."""
 
 
 class TimedGateway:
     """Wraps a gateway; records the duration of every send that returns or raises, in microseconds, and on
-    ``timeline`` when it started and the message's latency."""
+    ``timeline`` when each message's first send started and, once its last send ended, its latency.
 
-    def __init__(self, inner: Gateway, timeline: Timeline) -> None:
+    With ``max_attempts`` above 1 (the sender's), a failed send is the last only at that attempt: the
+    sender sends the others back for a retry (the count of each message's sends is kept on ``timeline``).
+    """
+
+    def __init__(self, inner: Gateway, timeline: Timeline, max_attempts: int = 1) -> None:
         self._inner = inner
         self._timeline = timeline
+        self._max_attempts = max_attempts
         self.histogram = Histogram()
 
     async def send(self, sms: Sms) -> bool:
         started = trio.current_time()
+        if self._max_attempts > 1:
+            return await self._send_counted(sms, started)
         self._timeline.starts.append(started)
         try:
             delivered = await self._inner.send(sms)
@@ -58,13 +68,29 @@ class TimedGateway:
         self._record(started, sms)
         return delivered
 
+    async def _send_counted(self, sms: Sms, started: float) -> bool:
+        attempts = self._timeline.attempts
+        if len(attempts) <= sms.seq:
+            attempts.extend(bytes(sms.seq + 1 - len(attempts)))
+        attempts[sms.seq] += 1
+        if attempts[sms.seq] == 1:
+            self._timeline.starts.append(started)
+        try:
+            delivered = await self._inner.send(sms)
+        except Exception:
+            self._record(started, sms, last=attempts[sms.seq] >= self._max_attempts)
+            raise
+        self._record(started, sms, last=delivered or attempts[sms.seq] >= self._max_attempts)
+        return delivered
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         await self._inner.run(task_status=task_status)
 
-    def _record(self, started: float, sms: Sms) -> None:
+    def _record(self, started: float, sms: Sms, *, last: bool = True) -> None:
         now = trio.current_time()
         self.histogram.record(round((now - started) * 1e6))
-        self._timeline.latencies.append(now - self._timeline.created[sms.seq])
+        if last:
+            self._timeline.latencies.append(now - self._timeline.created[sms.seq])
 
 
 @dataclass
@@ -80,6 +106,11 @@ class FlowControlledBroker(MemoryBroker):
 
     limit: int = FLOW_LIMIT
     _room: trio.Event = field(default_factory=trio.Event)
+    loading: bool = False
+    """Set while the producer loads a whole campaign: retries then wait aside until :meth:`loaded`, so that
+    they come back behind every message of the campaign, as if it had been published at once."""
+    _parked: list[tuple[str, Retry, float]] = field(default_factory=list)
+    """Retries sent back while loading: their queue, themselves and when they are due."""
 
     async def publish(self, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
         while len(self.queues.get(queue, ())) >= self.limit:
@@ -90,6 +121,24 @@ class FlowControlledBroker(MemoryBroker):
         await super().ack(tags)
         self._room.set()
         self._room = trio.Event()
+
+    async def retry_later(self, queue: str, retries: Sequence[Retry]) -> None:
+        if not self.loading:
+            return await super().retry_later(queue, retries)
+        now = self.clock()
+        self._parked.extend((queue, r, now + r.delay_s) for r in retries)
+        await trio.lowlevel.checkpoint()
+
+    async def loaded(self) -> None:
+        """The campaign is published: the retries set aside while loading go to ``<queue>.retry`` in order,
+        each due when it was."""
+        self.loading = False
+        now, parked = self.clock(), self._parked
+        self._parked = []
+        for queue in dict.fromkeys(q for q, _, _ in parked):
+            await super().retry_later(
+                queue, [replace(r, delay_s=max(0.0, due - now)) for q, r, due in parked if q == queue]
+            )
 
 
 @dataclass

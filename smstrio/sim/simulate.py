@@ -118,6 +118,7 @@ class Simulation:
                     gateway = TimedGateway(
                         SimulatedGateway(sampler(profile.distribution, profile.mean, rng), profile.failure_rate, rng),
                         timeline,
+                        profile.max_attempts,
                     )
                     with bind(profile=name):
                         sender = await roles.start(run_sender, self._sender_settings(profile), broker, store, gateway)
@@ -135,6 +136,7 @@ class Simulation:
                 if sc.arrivals is None:
                     timeline.created = [started] * sc.messages
                     producer = ProducerSettings(common=self._common, count=sc.messages)
+                    broker.loading = True
                     roles.start_soon(self._produce, producer, broker, store, producer_rng)
                 else:
                     times = [started + at for at in arrival_times(sc.messages, sc.arrivals, arrival_rng)]
@@ -171,15 +173,18 @@ class Simulation:
             failure_rate=profile.failure_rate,
             distribution=profile.distribution,
             grace=STOP_GRACE_S,
+            max_attempts=profile.max_attempts,
+            retry_delay=profile.retry_delay,
             # The in-memory seams cost nothing per call, so there is nothing for a linger to amortise.
             batch_linger=0.0,
         )
 
     async def _produce(
-        self, settings: ProducerSettings, broker: MemoryBroker, store: MemoryStore, rng: random.Random
+        self, settings: ProducerSettings, broker: FlowControlledBroker, store: MemoryStore, rng: random.Random
     ) -> None:
         with self._producer_scope:
             await run_producer(settings, broker, store, rng=rng)
+            await broker.loaded()
 
     async def _arrive(self, times: list[float], broker: MemoryBroker, store: MemoryStore, rng: random.Random) -> None:
         with self._producer_scope:
@@ -202,6 +207,7 @@ class Simulation:
             senders=senders,
             sent=t.sent,
             failed=t.failed,
+            retried=t.retried,
             complete=t.sent + t.failed + t.invalid >= self.scenario.messages,
             virtual=virtual,
             duration_s=duration_s,

@@ -22,8 +22,23 @@ EXP, NORMAL, UNIFORM, CONSTANT = (
 )
 
 
-def _sender(workers: int, mean: float, distribution: Distribution, failure_rate: float = 0.1) -> SenderProfile:
-    return SenderProfile(workers=workers, mean=mean, failure_rate=failure_rate, distribution=distribution)
+def _sender(
+    workers: int,
+    mean: float,
+    distribution: Distribution,
+    failure_rate: float = 0.1,
+    *,
+    max_attempts: int = 1,
+    retry_delay: float = 1.0,
+) -> SenderProfile:
+    return SenderProfile(
+        workers=workers,
+        mean=mean,
+        failure_rate=failure_rate,
+        distribution=distribution,
+        max_attempts=max_attempts,
+        retry_delay=retry_delay,
+    )
 
 
 SCENARIOS = {
@@ -68,10 +83,37 @@ SCENARIOS = {
         seed=17,
         arrivals=Arrivals(rate=60.0),
     ),
+    "retries": Scenario(messages=2000, senders=(_sender(40, 0.5, EXP, 0.2, max_attempts=2, retry_delay=1.0),), seed=3),
+    "retries, four attempts, delays doubling": Scenario(
+        messages=2000, senders=(_sender(40, 0.5, EXP, 0.3, max_attempts=4, retry_delay=0.5),), seed=3
+    ),
+    "retries without delay": Scenario(
+        messages=2000, senders=(_sender(40, 0.5, NORMAL, 0.3, max_attempts=3, retry_delay=0.0),), seed=4
+    ),
+    "retries, two senders": Scenario(
+        messages=3000,
+        senders=(
+            _sender(60, 0.2, EXP, 0.2, max_attempts=2, retry_delay=0.3),
+            _sender(40, 0.4, UNIFORM, max_attempts=2, retry_delay=1.0),
+        ),
+        seed=8,
+    ),
+    "retries, poisson arrivals": Scenario(
+        messages=3000,
+        senders=(_sender(40, 0.5, EXP, 0.2, max_attempts=2, retry_delay=0.5),),
+        seed=13,
+        arrivals=Arrivals(rate=60.0),
+    ),
+    "retries while the producer still loads": Scenario(
+        messages=12_000, senders=(_sender(100, 0.2, NORMAL, 0.2, max_attempts=2, retry_delay=1.0),), seed=5
+    ),
 }
-"""Each distribution, failures, several senders, the tail where prefetched messages wait, and steady
-arrivals of each kind, under and over capacity. Constant send times of several senders ending at the
-same instant are left out: Trio orders those at random."""
+"""Each distribution, failures, several senders, the tail where prefetched messages wait, steady
+arrivals of each kind, under and over capacity, and retries (among them a campaign larger than the
+simulation's flow control holds in its queue). Constant send times of several senders ending at the
+same instant are left out: Trio orders those at random. So are retries of three attempts or more
+whose delays differ while arrivals leave workers idle: retries due at different times come back at
+once behind a longer one, and Trio wakes the idle workers that take them in an order of its own."""
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())

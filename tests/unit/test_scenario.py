@@ -61,7 +61,11 @@ def test_sender_spec_takes_missing_keys_from_base() -> None:
     ("spec", "message"),
     [
         ("workers=many", "--sender 'workers=many': workers: expected an integer, got 'many'"),
-        ("speed=3", "unknown key 'speed' (expected name, workers, mean, failure-rate, distribution)"),
+        (
+            "speed=3",
+            "unknown key 'speed' (expected name, workers, mean, failure-rate, distribution, max-attempts, "
+            "retry-delay, rate-limit)",
+        ),
         ("workers", "expected KEY=VALUE pairs separated by commas, got 'workers'"),
         ("workers=0", "--sender 'workers=0': workers must be within 1..100000, got 0"),
         ("failure-rate=2", "failure rate must be within 0..1, got 2.0"),
@@ -119,7 +123,10 @@ def test_scenario_file_arrivals_give_rate_times_duration_messages(tmp_path: Path
         ("senders = 3\n", "s.toml: senders: expected tables [[senders]]"),
         ("senders = []\n", "s.toml: a scenario needs 1 to 1000 senders, got 0"),
         ('[[senders]]\nname = "a"\n[[senders]]\nname = "a"\n', "s.toml: sender names must differ, got a, a"),
-        ("speed = 3\n", "s.toml: unknown key 'speed' (expected messages, seed, senders, thresholds, arrivals)"),
+        (
+            "speed = 3\n",
+            "s.toml: unknown key 'speed' (expected messages, seed, fleet-rate-limit, senders, thresholds, arrivals)",
+        ),
         ("messages = \n", "s.toml: invalid TOML: "),
         ("messages = 5\n[arrivals]\nrate = 1\nduration = 5\n", "s.toml: arrivals: give messages or a duration"),
         ("[arrivals]\nduration = 5\n", "s.toml: arrivals: rate (messages per second) is required"),
@@ -149,3 +156,49 @@ def test_scenario_ideal_duration_combines_sender_rates() -> None:
     """The ideal duration is messages over the sum of workers/mean; 0 when some mean is 0."""
     assert Scenario(messages=3000, senders=(_constant(10, 1.0), _constant(10, 2.0))).ideal_duration_s == 200.0
     assert Scenario(senders=(_constant(1, 0.0),)).ideal_duration_s == 0.0
+
+
+def test_scenario_file_and_spec_take_retries_and_limits(tmp_path: Path) -> None:
+    """max_attempts, retry_delay and rate_limit per sender, fleet_rate_limit per scenario, as send's flags."""
+    path = tmp_path / "s.toml"
+    path.write_text(
+        "fleet-rate-limit = 500\n[[senders]]\nmax_attempts = 3\nretry_delay = 0.5\nrate_limit = 120\n",
+        encoding="utf-8",
+    )
+    scenario = load_scenario(path)
+    spec = parse_sender_spec("max-attempts=4,retry-delay=2,rate-limit=7.5")
+
+    assert scenario.fleet_rate_limit == 500.0
+    assert (scenario.senders[0].max_attempts, scenario.senders[0].retry_delay, scenario.senders[0].rate_limit) == (
+        3,
+        0.5,
+        120.0,
+    )
+    assert (spec.max_attempts, spec.retry_delay, spec.rate_limit) == (4, 2.0, 7.5)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("max-attempts=0", "max attempts must be within 1..100, got 0"),
+        ("retry-delay=-1", "retry delay must be within 0..3600 seconds, got -1.0"),
+        ("rate-limit=0", "rate limit must be a number > 0 when set, got 0.0"),
+    ],
+)
+def test_bad_retries_and_limits_say_what_is_wrong(spec: str, message: str) -> None:
+    """Out-of-range retries and limits are one readable error naming the value."""
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        parse_sender_spec(spec)
+
+
+@pytest.mark.parametrize(
+    ("failure_rate", "max_attempts", "mean_attempts"),
+    [(0.0, 5, 1.0), (0.5, 1, 1.0), (0.5, 3, 1.75), (0.1, 2, 1.1), (1.0, 4, 4.0)],
+)
+def test_mean_attempts_sums_the_chances_of_each_retry(
+    failure_rate: float, max_attempts: int, mean_attempts: float
+) -> None:
+    """Mean sends per message: 1 + p + ... + p**(K-1), K when every send fails."""
+    profile = SenderProfile(failure_rate=failure_rate, max_attempts=max_attempts)
+
+    assert profile.mean_attempts == pytest.approx(mean_attempts)
