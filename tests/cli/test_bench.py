@@ -60,10 +60,11 @@ def test_a_small_bench_runs_every_scenario_exactly_and_cleans_up() -> None:
     # services); which exit code it gives does not: 0 when every target was met, 1 when one was missed.
     assert done.returncode == (EXIT_OK if report["all_targets_met"] else EXIT_FAILURE), done.stderr
     results = {r["scenario"]: r for r in report["results"]}
-    assert len(results) == 5
+    assert len(results) == 6
     assert all(r["extra"]["exact"] for r in results.values() if "exact" in r["extra"])
     # Measured rates in real time: only that a ratio was taken.
     assert results["publish, persistent, confirmed"]["ratio"] > 0
+    assert results["publish, persistent, confirmed, 2 processes"]["ratio"] > 0
     assert results["sender pipeline, mean 0, 1 process"]["ratio"] > 0
     assert "vs_plain_asyncio" in results["sender pipeline, mean 0, 1 process"]["extra"]
 
