@@ -112,10 +112,10 @@ async def test_monitor_draws_a_live_table_on_a_terminal(queue_name: str, tmp_pat
     assert "stats" not in [event for event, _ in logged]  # the table replaces the stats log line on a terminal
     json_lines = [json.loads(line) for line in as_json.splitlines() if line.startswith('{"queue"')]
     assert len(json_lines) >= 3  # three, and any printed before SIGTERM
-    logged = [
+    events = [
         line.split()[2] for line in re.sub(r"\x1b\[[0-9;]*m", "", as_json).splitlines() if CONSOLE_LINE.match(line)
     ]
-    assert ("serving" in logged, "stats" in logged) == (True, False)  # --json on a terminal: no stats log line
+    assert ("serving" in events, "stats" in events) == (True, False)  # --json on a terminal: no stats log line
 
 
 async def _produce_stderr(queue: str, cwd: Path, *flags: str, tty: bool) -> str:

@@ -248,7 +248,7 @@ def test_without_a_stream_lines_go_to_whatever_stderr_is_at_the_time(monkeypatch
 def test_console_shows_only_the_key_fields_of_a_stats_or_summary_event() -> None:
     """The stats and summary events' console lines carry their key fields only (plus the bound ones but role and
     queue), in the order CONSOLE_FIELDS gives, so they fit a terminal's line; JSON lines keep every field."""
-    stats = {"produced": 1000, "processed": 340, "sent": 306, "failed": 34, "invalid": 0, "duplicates": 0}
+    stats: dict[str, Any] = {"produced": 1000, "processed": 340, "sent": 306, "failed": 34, "invalid": 0}
     stats |= {"queue_depth": 560, "rate_1s": 340.0, "rate_60s": 5.7, "eta_s": 1.9, "updated_at": 1.5, "queue": "q"}
     summary = {"settled": 80, "sent": 68, "failed": 12, "duplicates": 0, "retried": 0, "in_flight": 20}
     with capture_logs("DEBUG", log_format="console") as stream, logs.bind(role="sender", queue="q", sender="s1"):
