@@ -96,22 +96,24 @@ _LEVEL_COLORS = {"DEBUG": "2", "INFO": "32", "WARN": "33", "ERROR": "31", "CRIT"
 """SGR codes: dim, green, yellow, red, bold red."""
 _CONSOLE_HIDDEN = frozenset({"role", "queue"})
 """Bound fields the same on every line of a process, which a person at its terminal knows already."""
-EVENT_WIDTH = 22
+EVENT_WIDTH = 16
 """Console lines pad the event name to this width, so the fields of short events line up."""
 CONSOLE_FIELDS: dict[str, tuple[str, ...]] = {
     "stats": ("processed", "sent", "failed", "queue_depth", "rate_1s", "eta_s"),
     "summary": ("sent", "failed", "retried", "in_flight", "rate_per_s", "processes", "restarts"),
+    "stopped": ("sent", "failed", "invalid", "duplicates", "retried"),
+    "simulated": ("sent", "failed", "duration_s", "passed"),
 }
 """Events of many fields whose console line shows only these, so that it fits a terminal's line (the JSON lines
 keep every field)."""
 
 
 class ConsoleFormatter(logging.Formatter):
-    """``12:04:05.123 INFO  consuming               prefetch=40 workers=20``: local time, level, event,
+    """``12:04:05.123 INFO  consuming         prefetch=40 workers=20``: local time, level, event,
     then the event's fields and the bound ones (but role and queue) as ``key=value``; values that are
-    not plain words in JSON. Nested records (objects, lists of objects: the ``stats`` event's senders
-    and percentiles) stay in the JSON lines, out of these short ones, as do the fields of a
-    :data:`CONSOLE_FIELDS` event but its key ones. With ``color``, ANSI colours:
+    not plain words in JSON. Fields without a value (null) and nested records (objects, lists of objects:
+    the ``stats`` event's senders and percentiles) stay in the JSON lines, out of these short ones, as do
+    the fields of a :data:`CONSOLE_FIELDS` event but its key ones. With ``color``, ANSI colours:
     the level by severity, the event bold."""
 
     def __init__(self, *, color: bool) -> None:
@@ -131,7 +133,8 @@ class ConsoleFormatter(logging.Formatter):
         fields |= {k: v for k, v in getattr(record, "context", {}).items() if k not in _CONSOLE_HIDDEN}
         if record.exc_info and record.exc_info[1] is not None:
             fields["error"] = repr(record.exc_info[1])
-        pairs = " ".join(f"{self._paint('36', k)}={_plain(v)}" for k, v in fields.items() if not _nested(v))
+        shown = {k: v for k, v in fields.items() if v is not None and not _nested(v)}
+        pairs = " ".join(f"{self._paint('36', k)}={_plain(v)}" for k, v in shown.items())
         painted = self._paint(_LEVEL_COLORS.get(level, "0"), level.ljust(5))
         name = self._paint("1", record.getMessage().ljust(EVENT_WIDTH))
         return f"{self._paint('2', clock)} {painted} {name}  {pairs}".rstrip()
