@@ -20,8 +20,8 @@ virtual time, and nothing else costs virtual time there:
 Events at the same instant are taken arrivals first, then completions. With one sender the draws
 come in the same order as in the simulation, so the numbers are the same to the microsecond. With
 several, sends that end at the same instant (constant send times) may be taken in another order
-than Trio's random one: shares may differ by a round, as between two simulations. Retries take
-the general loop of :mod:`smstrio.sim.kernel_queue`.
+than Trio's random one: shares may differ by a round, as between two simulations. Retries and
+rate limits take the general loop of :mod:`smstrio.sim.kernel_queue`.
 """
 
 from __future__ import annotations
@@ -35,21 +35,34 @@ from dataclasses import dataclass, field
 
 from smstrio.core.config import Common, SenderSettings
 from smstrio.core.distributions import sampler
+from smstrio.core.ratelimit import Gcra
 from smstrio.core.scenario import Arrivals, Scenario, SenderProfile
 from smstrio.core.summary import SimulationSummary
+from smstrio.roles.throttle import Throttle
 from smstrio.sim.arrivals import arrival_times
-from smstrio.sim.kernel_queue import run_queue
+from smstrio.sim.kernel_queue import Fleet, run_queue
 from smstrio.sim.report import SenderOutcome, histogram_of, summarize
 
 
 class _Lane:
     """One sender profile: its draws, and what its sends took."""
 
-    def __init__(self, profile: SenderProfile, rng: random.Random) -> None:
+    def __init__(self, profile: SenderProfile, rng: random.Random, fleet_rate_limit: float | None = None) -> None:
         self.profile = profile
         self.sample = sampler(profile.distribution, profile.mean, rng)
         self.draw = rng.random
-        self.prefetch = SenderSettings(common=Common(), workers=profile.workers).effective_prefetch
+        settings = SenderSettings(
+            common=Common(),
+            workers=profile.workers,
+            mean=profile.mean,
+            rate_limit=profile.rate_limit,
+            fleet_rate_limit=fleet_rate_limit,
+        )
+        self.prefetch = settings.effective_prefetch
+        self.limit = None if profile.rate_limit is None else Gcra(rate=profile.rate_limit)
+        """The sender's own limit."""
+        self.want = Throttle.batch_for(fleet_rate_limit or 1.0, profile.workers)
+        """Fleet slots it asks for at once."""
         self.service: list[float] = []
         """Every send time drawn, in seconds."""
         self.failed = 0
@@ -69,12 +82,13 @@ def run_kernel(scenario: Scenario) -> SimulationSummary:
     """Model ``scenario`` as ``run_simulation`` would run it on a MockClock; return what it would report."""
     seed = scenario.seed if scenario.seed is not None else random.SystemRandom().randrange(2**32)
     master = random.Random(seed)
-    lanes = [_Lane(profile, random.Random(master.getrandbits(64))) for profile in scenario.senders]
+    fleet = scenario.fleet_rate_limit
+    lanes = [_Lane(profile, random.Random(master.getrandbits(64)), fleet) for profile in scenario.senders]
     master.getrandbits(64)  # the producer's seed: its draws cost no virtual time
     arrivals = _arrivals(scenario.messages, scenario.arrivals, master.getrandbits(64))
     timeline = _Timeline()
-    if any(p.max_attempts > 1 for p in scenario.senders):
-        run_queue(arrivals, lanes, timeline)
+    if fleet is not None or any(p.max_attempts > 1 or p.rate_limit is not None for p in scenario.senders):
+        run_queue(arrivals, lanes, timeline, None if fleet is None else Fleet(Gcra(rate=fleet)))
     elif len(lanes) == 1:
         _one_sender(arrivals, lanes[0], timeline)
     else:

@@ -121,7 +121,14 @@ class Simulation:
                         profile.max_attempts,
                     )
                     with bind(profile=name):
-                        sender = await roles.start(run_sender, self._sender_settings(profile), broker, store, gateway)
+                        settings = self._sender_settings(profile)
+                        sender = await roles.start(
+                            functools.partial(run_sender, fleet=store if settings.fleet_rate_limit else None),
+                            settings,
+                            broker,
+                            store,
+                            gateway,
+                        )
                     self._senders.append(sender)
                     self._gateways.append(gateway)
                 if monitor is not None and self._serve:
@@ -175,6 +182,8 @@ class Simulation:
             grace=STOP_GRACE_S,
             max_attempts=profile.max_attempts,
             retry_delay=profile.retry_delay,
+            rate_limit=profile.rate_limit,
+            fleet_rate_limit=self.scenario.fleet_rate_limit,
             # The in-memory seams cost nothing per call, so there is nothing for a linger to amortise.
             batch_linger=0.0,
         )

@@ -30,6 +30,7 @@ def _sender(
     *,
     max_attempts: int = 1,
     retry_delay: float = 1.0,
+    rate_limit: float | None = None,
 ) -> SenderProfile:
     return SenderProfile(
         workers=workers,
@@ -38,6 +39,7 @@ def _sender(
         distribution=distribution,
         max_attempts=max_attempts,
         retry_delay=retry_delay,
+        rate_limit=rate_limit,
     )
 
 
@@ -107,10 +109,34 @@ SCENARIOS = {
     "retries while the producer still loads": Scenario(
         messages=12_000, senders=(_sender(100, 0.2, NORMAL, 0.2, max_attempts=2, retry_delay=1.0),), seed=5
     ),
+    "a sender's own rate limit": Scenario(messages=2000, senders=(_sender(40, 0.5, EXP, rate_limit=50.0),), seed=3),
+    "a rate limit not reached": Scenario(messages=2000, senders=(_sender(40, 0.5, EXP, rate_limit=500.0),), seed=12),
+    "a fleet limit over two senders": Scenario(
+        messages=2000, senders=(_sender(40, 0.5, EXP), _sender(20, 0.3, NORMAL)), seed=3, fleet_rate_limit=50.0
+    ),
+    "both limits, poisson arrivals": Scenario(
+        messages=2000,
+        senders=(_sender(40, 0.5, EXP, rate_limit=40.0), _sender(20, 0.3, NORMAL)),
+        seed=3,
+        fleet_rate_limit=60.0,
+        arrivals=Arrivals(rate=50.0),
+    ),
+    "a rate limit and retries": Scenario(
+        messages=2000,
+        senders=(_sender(40, 0.5, UNIFORM, 0.2, max_attempts=2, retry_delay=0.5, rate_limit=60.0),),
+        seed=11,
+    ),
+    "a fleet limit over three senders, one retrying": Scenario(
+        messages=3000,
+        senders=(_sender(30, 0.3, EXP, 0.2, max_attempts=2), _sender(10, 1.7, UNIFORM), _sender(20, 0.7, NORMAL, 0.3)),
+        seed=9,
+        fleet_rate_limit=70.0,
+    ),
 }
 """Each distribution, failures, several senders, the tail where prefetched messages wait, steady
-arrivals of each kind, under and over capacity, and retries (among them a campaign larger than the
-simulation's flow control holds in its queue). Constant send times of several senders ending at the
+arrivals of each kind, under and over capacity, retries (among them a campaign larger than the
+simulation's flow control holds in its queue), and rate limits: a sender's own, the fleet's over
+several senders, both, with retries. Constant send times of several senders ending at the
 same instant are left out: Trio orders those at random. So are retries of three attempts or more
 whose delays differ while arrivals leave workers idle: retries due at different times come back at
 once behind a longer one, and Trio wakes the idle workers that take them in an order of its own."""
