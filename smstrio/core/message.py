@@ -8,6 +8,7 @@ import random
 import re
 import string
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 
 from smstrio.core.errors import DecodeError
 
@@ -19,6 +20,9 @@ MAX_BODY = 1024
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _RUN = re.compile(r"[0-9a-f]{12}")
+_RUN_LENGTH = 12
+_HEX = "0123456789abcdef"
+"""A run id is ``_RUN_LENGTH`` of these (as ``_RUN`` says; strip() tests it faster)."""
 _SEQ = re.compile(r"[0-9]{1,10}")
 _TEXT_ALPHABET = string.ascii_letters + string.digits + " .,!?-"
 _FIELDS = frozenset({"run", "seq", "to", "text", "created_at"})
@@ -58,14 +62,21 @@ def parse_message_id(message_id: str) -> tuple[str, int]:
 
 def encode(sms: Sms) -> bytes:
     """The compact JSON body published to the queue."""
+    run, seq, to, text, created_at = sms.run, sms.seq, sms.to, sms.text, sms.created_at
+    if (
+        type(seq) is int
+        and type(created_at) is float
+        and math.isfinite(created_at)
+        and type(run) is str
+        and type(to) is str
+        and type(text) is str
+    ):  # what json.dumps writes for these exact types, at a quarter of its cost (it builds an encoder per call)
+        quote = encode_basestring
+        return (
+            f'{{"run":{quote(run)},"seq":{seq},"to":{quote(to)},"text":{quote(text)},"created_at":{created_at!r}}}'
+        ).encode()
     return json.dumps(
-        {
-            "run": sms.run,
-            "seq": sms.seq,
-            "to": sms.to,
-            "text": sms.text,
-            "created_at": sms.created_at,
-        },
+        {"run": run, "seq": seq, "to": to, "text": text, "created_at": created_at},
         separators=(",", ":"),
         ensure_ascii=False,
     ).encode()
@@ -83,10 +94,29 @@ def decode(body: bytes) -> Sms:
         raise DecodeError("body is nested too deeply") from exc
     if not isinstance(data, dict):
         raise DecodeError("body is not a JSON object")
-    missing = _FIELDS - data.keys()
-    if missing:
-        raise DecodeError(f"missing fields: {', '.join(sorted(missing))}")
-    run, seq, to, text, created_at = (data[k] for k in ("run", "seq", "to", "text", "created_at"))
+    if not data.keys() >= _FIELDS:
+        raise DecodeError(f"missing fields: {', '.join(sorted(_FIELDS - data.keys()))}")
+    run, seq, to, text, created_at = data["run"], data["seq"], data["to"], data["text"], data["created_at"]
+    if (
+        type(run) is str
+        and len(run) == _RUN_LENGTH
+        and not run.strip(_HEX)
+        and type(seq) is int
+        and 0 <= seq < 2**32
+        and type(to) is str
+        and _E164.fullmatch(to)
+        and type(text) is str
+        and 1 <= len(text) <= MAX_TEXT
+        and text.isascii()
+        and type(created_at) is float
+        and math.isfinite(created_at)
+    ):  # the common case, valid by the checks below, taken in one test
+        return Sms(run=run, seq=seq, to=to, text=text, created_at=created_at)
+    return _checked(run, seq, to, text, created_at)
+
+
+def _checked(run: object, seq: object, to: object, text: object, created_at: object) -> Sms:
+    """The fields of a body, each checked in turn: an :class:`Sms`, or the first error found."""
     if not isinstance(run, str) or not isinstance(seq, int) or isinstance(seq, bool):
         raise DecodeError("run must be a string and seq an integer")
     parse_message_id(format_message_id(run, seq))
