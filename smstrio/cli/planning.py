@@ -3,9 +3,12 @@ the answer (the table drawn with ``rich`` on a terminal, plain text in a pipe) a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -151,7 +154,7 @@ async def run_planner(
     from smstrio.sim.plan_report import report_html
     from smstrio.sim.plan_text import plan_parts, render_plan
 
-    with trio.CancelScope() as scope:
+    with trio.CancelScope() as scope, _roles_quiet():
         async with trio.open_nursery() as nursery:
             await nursery.start(stop_on_signals, scope.cancel, scope)
             result = await plan_workers(
@@ -181,3 +184,17 @@ async def run_planner(
         print(f"smstrio: error: {result.reason}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _roles_quiet() -> Iterator[None]:
+    """The simulations' producer and senders log warnings only while planning, unless at DEBUG: their lines (each
+    sender's consuming, summary and stopped) would bury the plan's own (a ``plan trial`` line per run)."""
+    roles = logging.getLogger("smstrio.roles")
+    saved = roles.level
+    if not logging.getLogger("smstrio").isEnabledFor(logging.DEBUG):
+        roles.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        roles.setLevel(saved)

@@ -4,10 +4,12 @@ for a person (or JSON with --log-format json)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.screen import on_terminal, screen
 
@@ -99,3 +101,27 @@ def test_plan_draws_its_summaries_with_rich_on_a_terminal(tmp_path: Path) -> Non
         rows[fails + 16]
         == "  sender-1         9   constant       1.000s            0.1     88       12   1.000s   1.000s"
     )
+
+
+def test_plan_logs_its_trials_and_leaves_the_roles_lines_to_debug(cli: Any, tmp_path: Path) -> None:
+    """plan logs a plan trial per run while its simulations' producer and senders log warnings only; at DEBUG
+    their lines come too; the roles' own level is as it was afterwards."""
+    argv = ("--messages", "100", "--target-duration", "10", "--mean", "1", "--distribution", "constant", "--seed", "1")
+    for level in ("INFO", "DEBUG"):
+        code, _, errors = cli("plan", *argv, "--log-level", level, "--log-file", f"{level}.log")
+        assert (code, errors) == (0, [])
+    for handler in logging.getLogger("smstrio").handlers:
+        handler.close()  # the log file's
+    info, debug = (
+        [json.loads(line)["event"] for line in (tmp_path / f"{n}.log").read_text().splitlines()]
+        for n in ("INFO", "DEBUG")
+    )
+
+    assert (info.count("plan trial"), info.count("simulated"), "consuming" in info, "stopped" in info) == (
+        6,
+        2,
+        False,
+        False,
+    )
+    assert ("consuming" in debug, "stopped" in debug) == (True, True)
+    assert logging.getLogger("smstrio.roles").level == logging.NOTSET
