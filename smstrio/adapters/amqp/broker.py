@@ -21,6 +21,7 @@ from aiormq.abc import DeliveredMessage
 from pamqp import commands as spec
 
 from smstrio.adapters.amqp import topology
+from smstrio.adapters.amqp.delivery import deliver_directly
 from smstrio.adapters.amqp.frames import settle_batch
 from smstrio.adapters.bridge import cross
 from smstrio.adapters.tls import client_context
@@ -89,6 +90,7 @@ class AmqpBroker:
         self._connection = connection
         try:
             self._consume_channel = await cross(connection.channel, publisher_confirms=False)
+            deliver_directly(self._consume_channel)
             self._publish_channel = await cross(connection.channel, publisher_confirms=True)
         except topology.ERRORS as exc:
             await self._close_connection()
@@ -159,11 +161,12 @@ class AmqpBroker:
     async def consume(self, queue: str, prefetch: int, sink: trio.MemorySendChannel[Delivery]) -> str:
         consume, _ = self._channels()
 
-        async def deliver(message: DeliveredMessage) -> None:
-            # An asyncio task: one send_nowait and nothing that awaits Trio. The sink's
-            # buffer is at least the prefetch, so it is never full while the broker
-            # respects the prefetch; once the sink is closed (shutdown), the message
-            # stays unacknowledged and the broker requeues it when we disconnect.
+        def deliver(message: DeliveredMessage) -> None:
+            # Called in aiormq's channel reader (see delivery.py): one send_nowait and
+            # nothing that awaits Trio or raises. The sink's buffer is at least the
+            # prefetch, so it is never full while the broker respects the prefetch; once
+            # the sink is closed (shutdown), the message stays unacknowledged and the
+            # broker requeues it when we disconnect.
             assert isinstance(message.delivery, spec.Basic.Deliver)
             headers = message.header.properties.headers or {}
             attempt = headers.get(ATTEMPT_HEADER, 1)
