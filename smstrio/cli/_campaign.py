@@ -14,12 +14,16 @@ from smstrio.core.scenario_file import arrival_messages, parse_sender_spec
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SenderDefaults:
-    """``--workers``, ``--mean``, ``--failure-rate``, ``--distribution``: each set over every sender profile."""
+    """``--workers``, ``--mean``, ``--failure-rate``, ``--distribution``, ``--max-attempts``, ``--retry-delay``,
+    ``--rate-limit``: each set over every sender profile."""
 
     workers: int | None = None
     mean: float | None = None
     failure_rate: float | None = None
     distribution: Distribution | None = None
+    max_attempts: int | None = None
+    retry_delay: float | None = None
+    rate_limit: float | None = None
 
     def given(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -36,6 +40,7 @@ def simulated_campaign(
     duration: float | None,
     seed: int | None,
     limits: Thresholds,
+    fleet_rate_limit: float | None = None,
 ) -> Scenario:
     """``base`` (a scenario file's, or the default) with the flags given over it."""
     given = defaults.given()
@@ -56,6 +61,7 @@ def simulated_campaign(
         seed=seed if seed is not None else base.seed,
         thresholds=replace(base.thresholds, **limited),
         arrivals=steady,
+        fleet_rate_limit=fleet_rate_limit if fleet_rate_limit is not None else base.fleet_rate_limit,
     )
 
 
@@ -76,14 +82,17 @@ def planned_profiles(
     mean: float | None,
     failure_rate: float,
     distribution: Distribution,
+    retries: SenderDefaults = SenderDefaults(),
 ) -> tuple[SenderProfile, ...]:
     """The profiles plan scales: ``--sender`` specs (``--mean`` and the rest fill what they leave out), else the
-    scenario file's, else one profile of ``--mean``."""
+    scenario file's, else one profile of ``--mean``. ``retries`` (``--max-attempts``, ``--retry-delay``,
+    ``--rate-limit``) are set over every profile, a scenario file's too."""
     given = SenderDefaults(mean=mean, failure_rate=failure_rate, distribution=distribution).given()
+    given |= retries.given()
     if senders:
         return tuple(parse_sender_spec(spec, SenderProfile(**given)) for spec in senders)
     if base is not None:
-        return base.senders
+        return tuple(replace(p, **retries.given()) for p in base.senders)
     if mean is None:
         raise ConfigError("plan needs --mean, or sender profiles from --sender or --scenario")
     return (SenderProfile(workers=1, **given),)
@@ -100,10 +109,13 @@ def planned_campaign(
     arrivals: ArrivalProcess,
     duration: float | None,
     max_p99_latency: float | None,
+    fleet_rate_limit: float | None = None,
 ) -> tuple[Scenario, dict[str, Any]]:
     """The campaign of plan's one question, and the question's terms for its JSON. Without question flags, a
     scenario file (``base``) may ask it: its [arrivals] and max_p99_latency_s, or its messages and max_duration_s."""
     seed = seed if seed is not None else base.seed if base is not None else None
+    if fleet_rate_limit is None and base is not None:
+        fleet_rate_limit = base.fleet_rate_limit
     flagged = (messages, target_duration, arrival_rate, duration, max_p99_latency)
     if base is not None and all(v is None for v in flagged):
         limits, steady = base.thresholds, base.arrivals
@@ -124,9 +136,10 @@ def planned_campaign(
         if not target_duration > 0:
             raise ConfigError(f"target duration must be > 0 seconds, got {target_duration}")
         limits = Thresholds(max_duration_s=target_duration)
-        return Scenario(messages=messages, senders=senders, seed=seed, thresholds=limits), {
-            "target_duration_s": target_duration
-        }
+        loaded = Scenario(
+            messages=messages, senders=senders, seed=seed, thresholds=limits, fleet_rate_limit=fleet_rate_limit
+        )
+        return loaded, {"target_duration_s": target_duration}
     if arrival_rate is None or duration is None or max_p99_latency is None:
         raise ConfigError("steady arrivals need --arrival-rate, --duration and --max-p99-latency")
     steady = Arrivals(rate=arrival_rate, process=arrivals)
@@ -136,6 +149,7 @@ def planned_campaign(
         seed=seed,
         thresholds=Thresholds(max_p99_latency_s=max_p99_latency),
         arrivals=steady,
+        fleet_rate_limit=fleet_rate_limit,
     )
     question = {"arrival_rate_per_s": arrival_rate, "arrivals": arrivals.value, "duration_s": duration}
     return campaign, {**question, "max_p99_latency_s": max_p99_latency}

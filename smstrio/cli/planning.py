@@ -17,7 +17,7 @@ from cyclopts import Parameter
 from rich.console import Console
 
 from smstrio.cli._app import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, app, run_command
-from smstrio.cli._campaign import check_scaling, planned_campaign, planned_profiles
+from smstrio.cli._campaign import SenderDefaults, check_scaling, planned_campaign, planned_profiles
 from smstrio.cli.simulation import log_settings, virtual_clock
 from smstrio.core.distributions import Distribution
 from smstrio.core.scenario import ArrivalProcess, Scenario
@@ -37,6 +37,10 @@ def plan(
     mean: float | None = None,
     failure_rate: float = 0.1,
     distribution: Distribution = Distribution.EXPONENTIAL,
+    max_attempts: int | None = None,
+    retry_delay: float | None = None,
+    rate_limit: float | None = None,
+    fleet_rate_limit: float | None = None,
     sender: Annotated[list[str] | None, Parameter(negative="")] = None,
     scenario: Path | None = None,
     scale: str | None = None,
@@ -83,6 +87,14 @@ def plan(
         Probability that a send fails, 0 to 1 (the one profile's, or what --sender specs leave out).
     distribution
         How send times are drawn around the mean (likewise).
+    max_attempts
+        Retries, as send's: each message then takes its mean attempts of work (1 + p + ... + p^(K-1) sends).
+    retry_delay
+        Seconds before a retry, doubling per attempt (with --max-attempts) [default 1].
+    rate_limit
+        Each sender's own limit in sends per second, as send's: a bound no worker count lifts.
+    fleet_rate_limit
+        One limit in sends per second over all senders, as send's: a target beyond it is refused in one line.
     sender
         One sender profile, repeatable: "workers=50,mean=0.2,name=fast"; its workers are the base scaled.
     scenario
@@ -110,7 +122,10 @@ def plan(
     """
     common = log_settings(log_level, log_file, log_format)
     base = load_scenario(scenario) if scenario is not None else None
-    profiles = planned_profiles(base, sender, mean=mean, failure_rate=failure_rate, distribution=distribution)
+    retries = SenderDefaults(max_attempts=max_attempts, retry_delay=retry_delay, rate_limit=rate_limit)
+    profiles = planned_profiles(
+        base, sender, mean=mean, failure_rate=failure_rate, distribution=distribution, retries=retries
+    )
     campaign, question = planned_campaign(
         profiles,
         base=base,
@@ -121,6 +136,7 @@ def plan(
         arrivals=arrivals,
         duration=duration,
         max_p99_latency=max_p99_latency,
+        fleet_rate_limit=fleet_rate_limit,
     )
     check_scaling(campaign, scale=scale, workers_per_process=workers_per_process, max_workers=max_workers)
     planner = functools.partial(

@@ -72,6 +72,10 @@ def simulate(
     mean: float | None = None,
     failure_rate: float | None = None,
     distribution: Distribution | None = None,
+    max_attempts: int | None = None,
+    retry_delay: float | None = None,
+    rate_limit: float | None = None,
+    fleet_rate_limit: float | None = None,
     sender: Annotated[list[str] | None, Parameter(negative="")] = None,
     scenario: Path | None = None,
     arrival_rate: float | None = None,
@@ -108,6 +112,14 @@ def simulate(
         Probability that a send fails, 0 to 1 [default 0.1].
     distribution
         How send times are drawn around the mean [default exponential].
+    max_attempts
+        Attempts at each message, as send's: a failed send is retried up to this many in all [default 1].
+    retry_delay
+        Seconds a failed send waits before its retry, doubling per attempt, as send's [default 1].
+    rate_limit
+        Sends per second each sender may start at most, as send's --rate-limit [default: none].
+    fleet_rate_limit
+        Sends per second all senders together may start at most, as send's --fleet-rate-limit [default: none].
     sender
         One sender, repeatable: "workers=50,mean=0.2,failure-rate=0.1,distribution=normal,name=fast".
         Keys not given come from --workers/--mean/--failure-rate/--distribution.
@@ -148,7 +160,16 @@ def simulate(
     campaign = simulated_campaign(
         load_scenario(scenario) if scenario is not None else Scenario(),
         messages=messages,
-        defaults=SenderDefaults(workers=workers, mean=mean, failure_rate=failure_rate, distribution=distribution),
+        defaults=SenderDefaults(
+            workers=workers,
+            mean=mean,
+            failure_rate=failure_rate,
+            distribution=distribution,
+            max_attempts=max_attempts,
+            retry_delay=retry_delay,
+            rate_limit=rate_limit,
+        ),
+        fleet_rate_limit=fleet_rate_limit,
         senders=sender,
         arrival_rate=arrival_rate,
         arrivals=arrivals,

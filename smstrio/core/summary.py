@@ -113,6 +113,12 @@ def evaluate(
     return results
 
 
+def attempts_text(summary: SimulationSummary) -> str:
+    """``1.25 sends a message``: every send (sent, failed or retried) over the messages processed."""
+    timed = summary.sent + summary.failed
+    return f"{(timed + summary.retried) / timed:.3f} sends a message" if timed else "-"
+
+
 def duration_text(seconds: float) -> str:
     """``850µs``, ``12.50ms`` or ``3.759s``."""
     if seconds < 1e-3:
@@ -147,6 +153,7 @@ def render(summary: SimulationSummary) -> str:
         ("processed", f"{timed} of {s.messages}"),
         ("sent", f"{s.sent:<10} {share(s.sent)}"),
         ("failed", f"{s.failed:<10} {share(s.failed)}"),
+        *([("retried", f"{s.retried:<10} {attempts_text(s)}")] if s.retried else []),
         ("duration", duration_text(s.duration_s) + (" simulated" if s.virtual_time else "")),
         ("throughput", throughput),
         (

@@ -9,6 +9,8 @@
   Both start at the queue's steady state, which a run from an empty queue reaches only after a while:
   the kernel's answer is usually at or a little under the start.
 
+With retries, a message keeps a worker busy for its mean attempts, not one send; under a rate limit,
+a target the limit cannot reach is refused before any search (one line saying what the limit allows).
 With several sender profiles (:mod:`smstrio.sim.scaling`) the same holds for the workers that scale:
 their mean send time is the scaled profile's, or all profiles' together (workers over the sum of
 workers / mean), and the fixed profiles' sends, all busy, are taken off the rate first.
@@ -135,7 +137,13 @@ def impossible(scaling: Scaling, *, max_workers: int) -> str | None:
         if scaling.name
         else ""
     )
+    bound = scaling.limit(most)
     if sc.arrivals is not None:
+        if bound is not None and sc.arrivals.rate >= bound[0]:
+            return (
+                f"{sc.arrivals.rate:,g} messages/s arrive, more than {bound[1]}{_sends(sc)} can let through "
+                f"({bound[0]:,.4g} messages/s): the queue grows without end"
+            )
         floor = min(sc.senders, key=send_p99)
         if limit < send_p99(floor):
             of = "one send" if single else "one send of the fastest profile"
@@ -158,6 +166,12 @@ def impossible(scaling: Scaling, *, max_workers: int) -> str | None:
     if limit < profile.mean:
         of = "one mean send time" if single else "the fastest profile's mean send time"
         return f"a target of {limit:g} s is under {of} ({profile.mean:g} s): no worker count meets it"
+    if bound is not None and sc.messages / limit > bound[0]:
+        return (
+            f"{sc.messages:,} messages within {limit:g} s need at least {math.ceil(sc.messages / limit):,} msg/s: "
+            f"{bound[1]}{_sends(sc)} {'allow' if 'limits' in bound[1] else 'allows'} {sc.messages / bound[0]:,.0f} s "
+            "at best"
+        )
     needed = scaling.count_for(sc.messages / limit)
     if needed > most:
         what = f"of {profile.mean:g} s " if single else ""
@@ -166,6 +180,12 @@ def impossible(scaling: Scaling, *, max_workers: int) -> str | None:
             f"workers (messages * mean / target){layout}, more than --max-workers {max_workers}"
         )
     return None
+
+
+def _sends(scenario: Scenario) -> str:
+    """`` (1.25 sends a message)`` when senders retry (the fewest of the profiles'), else nothing."""
+    attempts = min(p.mean_attempts for p in scenario.senders)
+    return f" ({attempts:.3g} sends a message)" if attempts > 1 else ""
 
 
 def _scaled(scaling: Scaling) -> list[SenderProfile]:

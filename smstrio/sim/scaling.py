@@ -7,7 +7,9 @@
 - several profiles and ``name``: the count is that profile's workers; the others keep theirs.
 
 Each also says how fast the campaign's workers could go all busy (``capacity``), which the analytic
-starts of :mod:`smstrio.sim.questions` invert.
+starts of :mod:`smstrio.sim.questions` invert: in messages a second, each message keeping a worker busy
+for its mean attempts (``1 + p + ... + p**(K-1)`` sends), and within the rate limits (``limit``: a limit
+is an upper bound on throughput that no worker count lifts).
 """
 
 from __future__ import annotations
@@ -22,9 +24,17 @@ MAX_PROFILE_WORKERS = 100_000
 
 
 def _rate(profile: SenderProfile, workers: int | None = None) -> float:
-    """Sends per second of ``workers`` (default: the profile's) all busy."""
+    """Messages per second of ``workers`` (default: the profile's) all busy, each message taking the profile's
+    mean attempts (:attr:`~smstrio.core.scenario.SenderProfile.mean_attempts`)."""
     count = profile.workers if workers is None else workers
-    return math.inf if profile.mean == 0 else count / profile.mean
+    return math.inf if profile.mean == 0 else count / (profile.mean * profile.mean_attempts)
+
+
+def _limited(profile: SenderProfile) -> float:
+    """Messages per second of the profile's workers all busy, at most what its own rate limit lets through."""
+    if profile.rate_limit is None:
+        return _rate(profile)
+    return min(_rate(profile), profile.rate_limit / profile.mean_attempts)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,23 +73,49 @@ class Scaling:
         )
 
     def capacity(self, count: int) -> float:
-        """Sends per second of the campaign at ``count`` with every worker busy."""
-        return sum(_rate(p) for p in self.at(count).senders)
+        """Messages per second of the campaign at ``count`` with every worker busy, within the rate limits."""
+        workers = sum(_limited(p) for p in self.at(count).senders)
+        bound = self.limit(count)
+        return workers if bound is None else min(workers, bound[0])
+
+    def limit(self, count: int) -> tuple[float, str] | None:
+        """The most messages a second the rate limits let the campaign at ``count`` through, however many workers,
+        and that limit in words (``the fleet limit 1,000/s``); ``None`` when no limit bounds every sender."""
+        sc = self.at(count)
+        bounds = []
+        if sc.fleet_rate_limit is not None:
+            attempts = min(p.mean_attempts for p in sc.senders)
+            bounds.append((sc.fleet_rate_limit / attempts, f"the fleet limit {sc.fleet_rate_limit:,g}/s"))
+        limits = [p.rate_limit for p in sc.senders]
+        if all(limit is not None for limit in limits):
+            allowed = sum(p.rate_limit / p.mean_attempts for p in sc.senders if p.rate_limit is not None)
+            total = sum(x for x in limits if x is not None)
+            which = (
+                f"the rate limit {total:,g}/s"
+                if len(limits) == 1
+                else f"the senders' rate limits ({total:,g}/s together)"
+            )
+            bounds.append((allowed, which))
+        return min(bounds) if bounds else None
 
     @property
     def fixed_rate(self) -> float:
-        """Sends per second of the profiles that stay fixed, all busy (0 when every profile scales)."""
+        """Messages per second of the profiles that stay fixed, all busy (0 when every profile scales)."""
         if self.name is None:
             return 0.0
         return sum(
-            _rate(p) for n, p in zip(self.scenario.sender_names, self.scenario.senders, strict=True) if n != self.name
+            _limited(p)
+            for n, p in zip(self.scenario.sender_names, self.scenario.senders, strict=True)
+            if n != self.name
         )
 
     def mean(self) -> float:
-        """The mean send time of the workers a count adds (the scaled profile's, or all profiles' together)."""
+        """The mean time a message keeps a worker busy, over its mean attempts, in the workers a count adds (the
+        scaled profile's, or all profiles' together)."""
         profiles = self.scenario.senders
         if self.name is not None:
-            return profiles[self.scenario.sender_names.index(self.name)].mean
+            scaled = profiles[self.scenario.sender_names.index(self.name)]
+            return scaled.mean * scaled.mean_attempts
         rate = sum(_rate(p) for p in profiles)
         return 0.0 if rate == math.inf else self._base / rate
 

@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from smstrio.core.summary import SimulationSummary, ThresholdResult, duration_text
+from smstrio.core.summary import SimulationSummary, ThresholdResult, attempts_text, duration_text
 
 _SENDER_COLUMNS = ("sender", "workers", "distribution", "mean", "failure rate", "sent", "failed", "p50", "p99")
 
@@ -60,6 +60,7 @@ def _metrics(s: SimulationSummary) -> Table:
         ("processed", f"{timed:,}", f"of {s.messages:,}"),
         ("sent", f"{s.sent:,}", share(s.sent)),
         ("failed", Text(f"{s.failed:,}", style="red" if s.failed else ""), share(s.failed)),
+        *([("retried", f"{s.retried:,}", attempts_text(s))] if s.retried else []),
         ("duration", duration_text(s.duration_s), "simulated" if s.virtual_time else ""),
         ("throughput", "-" if s.throughput_per_s is None else f"{s.throughput_per_s:g}/s", ""),
         (

@@ -279,3 +279,54 @@ def test_cli_plan_bad_profiles_exit_2(cli: Any, argv: list[str], error: str) -> 
     code, out, errors = cli("plan", *argv)
     assert (code, out, len(errors)) == (EXIT_USAGE, "", 1)
     assert errors[0].startswith(f"smstrio: error: {error}")
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (
+            ["--messages", "1000000", "--target-duration", "600", "--mean", "2", "--fleet-rate-limit", "1000"],
+            "1,000,000 messages within 600 s need at least 1,667 msg/s: the fleet limit 1,000/s allows 1,000 s at best",
+        ),
+        (
+            [
+                "--messages",
+                "1000",
+                "--target-duration",
+                "10",
+                "--mean",
+                "0.1",
+                "--rate-limit",
+                "100",
+                "--failure-rate",
+                "0.5",
+                "--max-attempts",
+                "2",
+            ],
+            "1,000 messages within 10 s need at least 100 msg/s: the rate limit 100/s (1.5 sends a message) allows "
+            "15 s at best",
+        ),
+        (
+            [
+                "--arrival-rate",
+                "500",
+                "--duration",
+                "60",
+                "--max-p99-latency",
+                "10",
+                "--mean",
+                "2",
+                "--sender",
+                "name=a,rate-limit=300",
+                "--sender",
+                "name=b,rate-limit=100",
+            ],
+            "500 messages/s arrive, more than the senders' rate limits (400/s together) can let through "
+            "(400 messages/s): the queue grows without end",
+        ),
+    ],
+)
+def test_cli_plan_target_out_of_a_limits_reach_exits_1_in_one_line(cli: Any, argv: list[str], error: str) -> None:
+    """A drain or arrivals faster than a rate limit lets through, however many workers: one line, exit 1, no run."""
+    code, out, errors = cli("plan", *argv)
+    assert (code, out, errors) == (EXIT_FAILURE, "", [f"smstrio: error: {error}"])

@@ -145,3 +145,27 @@ def test_cli_simulate_steady_arrivals(cli: Any) -> None:
     assert (summary["messages"], summary["arrival_rate_per_s"], summary["arrivals"]) == (20, 4.0, "constant")
     assert (summary["duration_s"], summary["max_queue_depth"], summary["latency_max_s"]) == (10.25, 10, 5.25)
     assert summary["latency_us"]["count"] == 20
+
+
+def test_cli_simulate_retries_under_a_rate_limit(cli: Any) -> None:
+    """--max-attempts/--retry-delay retry failed sends ('retried' counts them) and --rate-limit spaces every send:
+    304 sends at 50/s take at least 6.06 s."""
+    code, out, errors = cli(
+        "simulate", "--virtual-time", "--json", "--messages", "200", "--workers", "10", "--mean", "0.1",
+        "--failure-rate", "0.5", "--max-attempts", "2", "--retry-delay", "0.5", "--rate-limit", "50", "--seed", "1",
+    )  # fmt: skip
+    summary = json.loads(out)
+    assert (code, errors) == (EXIT_OK, [])
+    assert (summary["sent"], summary["failed"], summary["retried"]) == (149, 51, 104)
+    assert (summary["duration_s"], summary["service_time_us"]["count"]) == (6.327287, 304)
+
+
+def test_cli_simulate_fleet_limit_over_senders(cli: Any) -> None:
+    """--fleet-rate-limit holds every sender together: 200 messages at 40/s take at least 4.975 s, shared unevenly."""
+    code, out, errors = cli(
+        "simulate", "--virtual-time", "--json", "--messages", "200", "--sender", "workers=10", "--sender",
+        "workers=20", "--mean", "0.1", "--failure-rate", "0", "--fleet-rate-limit", "40", "--seed", "1",
+    )  # fmt: skip
+    summary = json.loads(out)
+    assert (code, errors) == (EXIT_OK, [])
+    assert (summary["duration_s"], [s["sent"] for s in summary["senders"]]) == (5.334662, [143, 57])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import trio
 from trio.testing import MockClock
@@ -32,15 +34,8 @@ def _sender(
     retry_delay: float = 1.0,
     rate_limit: float | None = None,
 ) -> SenderProfile:
-    return SenderProfile(
-        workers=workers,
-        mean=mean,
-        failure_rate=failure_rate,
-        distribution=distribution,
-        max_attempts=max_attempts,
-        retry_delay=retry_delay,
-        rate_limit=rate_limit,
-    )
+    profile = SenderProfile(workers=workers, mean=mean, failure_rate=failure_rate, distribution=distribution)
+    return replace(profile, rate_limit=rate_limit, retry_delay=retry_delay, max_attempts=max_attempts)
 
 
 SCENARIOS = {

@@ -275,3 +275,18 @@ async def test_profiles_answer_is_the_full_binary_searchs(
     assert result.to_json()["senders"] == senders
     if scale is not None:
         assert {t.summary.senders[0].workers for t in result.trials} == {3}  # the fast profile never changed
+
+
+@pytest.mark.parametrize(("max_attempts", "estimate", "answer"), [(1, 40, 40), (2, 60, 62)])
+async def test_retries_raise_the_answer_as_mean_attempts_say(
+    autojump_clock: MockClock, max_attempts: int, estimate: int, answer: int
+) -> None:
+    """4,000 messages of 1 s within 100 s, half the sends failing: two attempts make 1.5 sends a message, so Little's
+    law starts at 60 workers instead of 40, and the verified answer moves with it (62 instead of 40)."""
+    profile = replace(_sender(1, 1.0, EXP, 0.5), max_attempts=max_attempts, retry_delay=1.0)
+    scenario = Scenario(messages=4000, senders=(profile,), seed=7, thresholds=Thresholds(max_duration_s=100.0))
+
+    with trio.fail_after(CAP_S):
+        result = await plan_workers(scenario, max_workers=1000)
+
+    assert (result.estimate.workers, result.workers, result.verified) == (estimate, answer, True)

@@ -81,3 +81,25 @@ def test_a_scaling_that_cannot_be_is_refused(options: dict[str, object], message
     """A name no profile has, or processes of several profiles: ValueError saying so."""
     with pytest.raises(ValueError, match=re.escape(message)):
         Scaling(scenario=TWO, **options)  # type: ignore[arg-type]
+
+
+def test_retries_count_as_mean_attempts_of_work() -> None:
+    """Half the sends failing with two attempts: 1.5 sends a message, so 7 workers of 0.5 s process 9.33 messages a
+    second, not 14, and 10 a second need 8 workers, not 5."""
+    retrying = SenderProfile(workers=30, mean=0.5, failure_rate=0.5, max_attempts=2)
+    scaling = Scaling(scenario=Scenario(senders=(retrying,)))
+
+    assert (round(scaling.capacity(7), 4), scaling.count_for(10.0)) == (9.3333, 8)
+
+
+def test_a_limit_bounds_capacity_whatever_the_count() -> None:
+    """A fleet limit of 6/s caps every count's capacity; a sender's own limit scales with processes of that sender."""
+    fleet = Scaling(scenario=Scenario(senders=(FAST,), fleet_rate_limit=6.0))
+    own = Scaling(scenario=Scenario(senders=(SenderProfile(workers=4, mean=0.5, rate_limit=5.0),)), per_process=4)
+
+    assert (fleet.capacity(7), fleet.capacity(700), fleet.limit(700)) == (6.0, 6.0, (6.0, "the fleet limit 6/s"))
+    assert (own.capacity(1), own.capacity(3), own.limit(3)) == (
+        5.0,
+        15.0,
+        (15.0, "the senders' rate limits (15/s together)"),
+    )
