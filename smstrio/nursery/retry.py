@@ -46,7 +46,6 @@ async def retry(
     once it succeeds after failures; the attempts in between are logged at debug level.
     Runs until it succeeds or is cancelled: the caller owns the overall deadline.
     """
-    backoff = backoff or Backoff()
     retried: tuple[type[Exception], ...] = (*errors, trio.TooSlowError)
     failures = 0
     while True:
@@ -64,6 +63,8 @@ async def retry(
                 event(log, f"{what} recovered", failures=failures)
             return result
         failures += 1
+        if backoff is None:  # made at the first failure: seeding its Random from the OS costs more than most calls
+            backoff = Backoff()
         delay = backoff.next_delay()
         if failures == 1:
             event(log, f"{what} failed; retrying", level=logging.WARNING, error=problem)
