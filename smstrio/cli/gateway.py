@@ -74,7 +74,7 @@ DEFAULT_GATEWAY_FLAGS = GatewayFlags()
 def make_gateway(settings: SenderSettings, seed: int | None) -> Gateway:
     """The gateway ``settings`` name: HTTP with a connection per worker, or simulated, drawing from ``seed``."""
     if settings.gateway.kind == "http":
-        # Imported here: httpx takes time to load that the other commands need not pay.
+        # Imported here, as every adapter is: only the commands that send through it pay for loading it.
         from smstrio.adapters.http.gateway import HttpGateway
 
         return HttpGateway(settings.gateway, slots=settings.workers)

@@ -1,16 +1,18 @@
-"""HTTP tier: the HTTP gateway (httpx on Trio) against the mock SMS API served on a free port, in this process."""
+"""HTTP tier: the HTTP gateway (h11 on Trio) against the mock SMS API served on a free port, in this process."""
 
 from __future__ import annotations
 
 import base64
 import json
 import random
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 import pytest
 import trio
+import trustme
 
 from smstrio.adapters.http.gateway import HttpGateway
 from smstrio.core.errors import GatewayError
@@ -180,7 +182,7 @@ class HangsUp(MockGateway):
 
 
 async def test_a_connection_closed_without_an_answer_is_a_retryable_gateway_error() -> None:
-    """The provider hanging up mid-request raises GatewayError naming httpx's error, not permanent."""
+    """The provider hanging up mid-request raises GatewayError naming h11's error, not permanent."""
     with trio.fail_after(CAP_S):
         async with trio.open_nursery() as nursery:
             url = await _serve(nursery, HangsUp(MockGatewaySettings(port=0)))
@@ -213,3 +215,28 @@ async def test_the_mock_refuses_a_body_over_its_limit_and_closes() -> None:
             nursery.cancel_scope.cancel()
 
     assert (response.status_code, response.headers["connection"]) == (413, "close")
+
+
+async def test_an_https_provider_is_sent_to_over_tls_with_the_connection_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """https:// URLs: each send goes over TLS, verified against the CA, and one connection serves both sends."""
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    monkeypatch.setattr("smstrio.adapters.http.gateway.ssl.create_default_context", lambda: client)
+    mock = MockGateway(MockGatewaySettings(port=0))
+    with trio.fail_after(CAP_S):
+        async with trio.open_nursery() as nursery:
+            listeners = await trio.open_ssl_over_tcp_listeners(0, server, host="127.0.0.1")
+            nursery.start_soon(trio.serve_listeners, mock.serve_connection, listeners)
+            tcp = listeners[0].transport_listener
+            assert isinstance(tcp, trio.SocketListener)
+            port = tcp.socket.getsockname()[1]
+            gateway = _gateway(f"https://127.0.0.1:{port}/sms", slots=1)
+            await nursery.start(gateway.run)
+            assert [await gateway.send(_sms(seq)) for seq in range(2)] == [True, True]
+            nursery.cancel_scope.cancel()
+
+    assert mock.received()["connections"] == 2  # the probe at start (TCP only), then one TLS connection
+    assert len(mock.received()["accepted"]) == 2

@@ -1,1 +1,1 @@
-"""HTTP through httpx, natively on Trio (no asyncio bridge): the gateway to an SMS provider's API."""
+"""HTTP/1.1 through h11 on Trio's own streams (no asyncio bridge): the gateway to an SMS provider's API."""
