@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 PRECISION_BITS = 8
-_SUB = 1 << (PRECISION_BITS - 1)
+_SUB_BITS = PRECISION_BITS - 1
+_SUB = 1 << _SUB_BITS
 _EXACT = 1 << PRECISION_BITS
 RELATIVE_ERROR = 1 / _EXACT
 """The most a percentile may differ from the exact one, relative to the exact one."""
@@ -61,8 +62,10 @@ class Histogram:
         """Count one value (microseconds, >= 0)."""
         if value < 0:
             raise ValueError(f"histogram values must be >= 0, got {value}")
-        key = bucket_key(value)
-        self._buckets[key] = self._buckets.get(key, 0) + 1
+        shift = value.bit_length() - PRECISION_BITS
+        key = value if shift <= 0 else (shift << _SUB_BITS) + (value >> shift)  # bucket_key(value), inlined
+        buckets = self._buckets
+        buckets[key] = buckets.get(key, 0) + 1
         if self._count == 0 or value < self._min:
             self._min = value
         if value > self._max:
