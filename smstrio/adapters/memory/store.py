@@ -18,6 +18,8 @@ from smstrio.core.keys import RATE_TTL_S
 from smstrio.core.ratelimit import Gcra, Grant, reserve
 from smstrio.core.stats import Counted, Outcome, OutcomeRecord, SenderInfo, StoreView, Totals, recent_seconds
 
+_RETRIED, _INVALID = Outcome.RETRIED, Outcome.INVALID
+
 
 class _Bitmaps:
     """One bit per message id, a bytearray per run, as the Redis store keeps them (and free for the GC)."""
@@ -27,13 +29,16 @@ class _Bitmaps:
 
     def set(self, run: str, seq: int) -> bool:
         """Set the bit of ``(run, seq)``; say whether it was clear."""
-        bits = self._runs.setdefault(run, bytearray())
+        bits = self._runs.get(run)
+        if bits is None:
+            bits = self._runs[run] = bytearray()
         byte, mask = seq >> 3, 1 << (seq & 7)
         if byte >= len(bits):
             bits.extend(bytes(max(byte + 1 - len(bits), len(bits))))
-        if bits[byte] & mask:
+        old = bits[byte]
+        if old & mask:
             return False
-        bits[byte] |= mask
+        bits[byte] = old | mask
         return True
 
     def count(self, run: str) -> int:
@@ -78,27 +83,35 @@ class MemoryStore:
 
     async def record(self, records: Sequence[OutcomeRecord]) -> Counted:
         await trio.lowlevel.checkpoint()
-        counts = collections.Counter[str]()
-        service_us = latency_us = 0
-        produced = 0
+        counts = dict.fromkeys(Outcome, 0)
+        duplicates = service_us = latency_us = produced = 0
+        done, made, service, latency = self._done.set, self._produced.set, self._service.record, self._latency.record
         for r in records:
-            if r.outcome is Outcome.RETRIED:
-                counts["retried"] += 1
+            outcome = r.outcome
+            if outcome is _RETRIED:
+                counts[outcome] += 1
                 continue
-            if r.run is not None and r.seq is not None:
-                if not self._done.set(r.run, r.seq):
-                    counts["duplicates"] += 1
+            run, seq = r.run, r.seq
+            if run is not None and seq is not None:
+                if not done(run, seq):
+                    duplicates += 1
                     continue
-                produced += self._produced.set(r.run, r.seq)
+                produced += made(run, seq)
             else:
                 produced += 1
-            counts[r.outcome.value] += 1
-            if r.outcome is not Outcome.INVALID:
+            counts[outcome] += 1
+            if outcome is not _INVALID:
                 service_us += r.service_us
                 latency_us += r.latency_us
-                self._service.record(r.service_us)
-                self._latency.record(r.latency_us)
-        counted = Counted(**counts)
+                service(r.service_us)
+                latency(r.latency_us)
+        counted = Counted(
+            sent=counts[Outcome.SENT],
+            failed=counts[Outcome.FAILED],
+            invalid=counts[_INVALID],
+            duplicates=duplicates,
+            retried=counts[_RETRIED],
+        )
         t = self.totals
         self.totals = replace(
             t,
