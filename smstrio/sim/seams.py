@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -169,9 +169,17 @@ class QuickTextRandom(random.Random):
     this way). Lengths, ids and every other draw are the ``random.Random`` ones.
     """
 
+    _randbelow: Callable[[int], int]
+    """``random.Random``'s own draw of an int in ``[0, n)``, which ``randrange`` and ``randint`` end in (not in
+    typeshed)."""
+
     def __init__(self, seed: int) -> None:
         super().__init__(seed)
         self._pools: dict[str, list[Any]] = {}
+
+    def randint(self, a: int, b: int) -> int:
+        """What ``random.Random.randint`` draws for ``int`` bounds, without its checks of them."""
+        return a + self._randbelow(b - a + 1)
 
     def choices(self, population: Any, weights: Any = None, *, cum_weights: Any = None, k: int = 1) -> list[Any]:
         if weights is not None or cum_weights is not None or not isinstance(population, str) or k > TEXT_POOL // 2:
@@ -179,5 +187,5 @@ class QuickTextRandom(random.Random):
         pool = self._pools.get(population)
         if pool is None:
             pool = self._pools[population] = super().choices(population, k=TEXT_POOL)
-        start = self.randrange(TEXT_POOL - k)
+        start = self._randbelow(TEXT_POOL - k)  # self.randrange(TEXT_POOL - k)
         return pool[start : start + k]
