@@ -76,17 +76,21 @@ class MemoryBroker:
             while waiting and waiting[0][0] <= now:
                 _, message_id, body, attempt = waiting.popleft()
                 self._ready(queue).append((message_id, body, {ATTEMPT_HEADER: str(attempt)}))
+        unacked, owner, tags = self._unacked, self._owner, self._tags
         for ctag, consumer in list(self._consumers.items()):
-            ready = self._ready(consumer.queue)
+            queue, ready, deliver = consumer.queue, self._ready(consumer.queue), consumer.sink.send_nowait
             while ready and consumer.unacked < consumer.prefetch:
                 message_id, body, headers = ready.popleft()
-                tag = next(self._tags)
-                self._unacked[tag] = (consumer.queue, message_id, body, headers)
-                self._owner[tag] = ctag
+                tag = next(tags)
+                unacked[tag] = (queue, message_id, body, headers)
+                owner[tag] = ctag
                 consumer.unacked += 1
-                attempt = int(headers.get(ATTEMPT_HEADER, 1))
-                redelivered = _REDELIVERED in headers
-                consumer.sink.send_nowait(Delivery(tag, body, message_id, redelivered=redelivered, attempt=attempt))
+                if headers:
+                    deliver(
+                        Delivery(tag, body, message_id, _REDELIVERED in headers, int(headers.get(ATTEMPT_HEADER, 1)))
+                    )
+                else:  # published once, not yet given back or retried
+                    deliver(Delivery(tag, body, message_id))
 
     def _give_back(self, tag: int) -> None:
         """Return an unacknowledged delivery to the head of its queue, marked redelivered as RabbitMQ marks it."""
