@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import trio
@@ -16,15 +17,26 @@ import trio
 from smstrio.testing import free_port
 
 
+class _Link:
+    """One proxied connection; a silent one drops every byte it reads, both ways, and never closes by itself."""
+
+    def __init__(self, scope: trio.CancelScope) -> None:
+        self.scope = scope
+        self.silent = False
+
+
 class TcpProxy:
-    """Forwards 127.0.0.1:``port`` to a target; :meth:`cut` drops every open connection at once."""
+    """Forwards 127.0.0.1:``port`` to a target; :meth:`cut` drops every open connection at once,
+    :meth:`blackhole` makes them go silent (a pulled cable: no FIN, no RST, no byte either way)."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.port = 0
         self.cuts = 0
         self.connections = 0
-        self._scopes: set[trio.CancelScope] = set()
+        self.abandoned: list[float] = []
+        """When (Unix seconds) each silent connection was closed by its client: the client noticed."""
+        self._links: set[_Link] = set()
 
     async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
@@ -36,36 +48,51 @@ class TcpProxy:
     async def _handle(self, client: trio.SocketStream) -> None:
         self.connections += 1
         with trio.CancelScope() as scope:
-            self._scopes.add(scope)
+            link = _Link(scope)
+            self._links.add(link)
             try:
                 async with (
                     client,
                     await trio.open_tcp_stream("127.0.0.1", self.target_port) as server,
                     trio.open_nursery() as nursery,
                 ):
-                    nursery.start_soon(self._pump, client, server, nursery.cancel_scope)
-                    nursery.start_soon(self._pump, server, client, nursery.cancel_scope)
+                    nursery.start_soon(self._pump, client, server, link, True)
+                    nursery.start_soon(self._pump, server, client, link, False)
             except* (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
                 pass
             finally:
-                self._scopes.discard(scope)
+                self._links.discard(link)
 
-    @staticmethod
-    async def _pump(source: trio.SocketStream, sink: trio.SocketStream, scope: trio.CancelScope) -> None:
+    async def _pump(self, source: trio.SocketStream, sink: trio.SocketStream, link: _Link, from_client: bool) -> None:
         try:
             async for chunk in source:
-                await sink.send_all(chunk)
+                if not link.silent:
+                    await sink.send_all(chunk)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
-        scope.cancel()
+        if link.silent and not from_client:
+            await trio.sleep_forever()  # the server gave up: the client must not hear of it
+        if link.silent:
+            self.abandoned.append(time.time())
+        link.scope.cancel()
 
     def cut(self) -> int:
         """Drop every connection now (new ones are still accepted); return how many."""
-        scopes = list(self._scopes)
-        for scope in scopes:
-            scope.cancel()
+        links = list(self._links)
+        for link in links:
+            link.scope.cancel()
         self.cuts += 1
-        return len(scopes)
+        return len(links)
+
+    def blackhole(self) -> int:
+        """Make every open connection silent from now on (new ones still pass); return how many.
+
+        A silent connection stays open but drops what either side sends, as a pulled cable or an
+        expired NAT entry would: only a heartbeat or a timeout tells the client."""
+        links = [link for link in self._links if not link.silent]
+        for link in links:
+            link.silent = True
+        return len(links)
 
 
 class PrivateRedis:

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol
 
 import cyclopts
 import trio
@@ -59,8 +59,16 @@ app = cyclopts.App(
 class ServiceFlags:
     """Flags every command shares. Each falls back to its environment variable, then ``.env``."""
 
-    amqp_url: str | None = None
-    "RabbitMQ URL [env AMQP_URL, or RABBITMQ_HOST; default amqp://guest:guest@localhost:5672/]."
+    amqp_url: Annotated[list[str] | None, Parameter(negative=())] = None
+    (
+        "RabbitMQ URL; repeat it (or separate URLs with commas) to name several nodes of a cluster, tried in turn "
+        "[env AMQP_URL, or RABBITMQ_HOST; default amqp://guest:guest@localhost:5672/]."
+    )
+    amqp_heartbeat: int | None = None
+    (
+        "Seconds between AMQP heartbeats; a connection silent for about two of them is dropped and reconnected; "
+        "0: none; a heartbeat= in the URL wins [env AMQP_HEARTBEAT; default 10]."
+    )
     redis_url: str | None = None
     "Redis URL [env REDIS_URL, or REDIS_HOST; default redis://localhost:6379/0]."
     queue: str | None = None
@@ -89,7 +97,7 @@ class ServiceFlags:
     def resolve(self, src: Sources) -> Common:
         return Common.resolve(
             src,
-            amqp_url=self.amqp_url,
+            amqp_url=",".join(self.amqp_url) if self.amqp_url else None,
             redis_url=self.redis_url,
             queue=self.queue,
             log_level=self.log_level,
@@ -98,6 +106,7 @@ class ServiceFlags:
             amqp_tls=TlsFiles(ca=self.amqp_ca, cert=self.amqp_cert, key=self.amqp_key),
             redis_tls=TlsFiles(ca=self.redis_ca, cert=self.redis_cert, key=self.redis_key),
             queue_type=self.queue_type,
+            amqp_heartbeat=self.amqp_heartbeat,
         )
 
 
@@ -177,7 +186,11 @@ async def open_services(common: Common, *, name: str) -> AsyncIterator[tuple[Amq
         try:
             with trio.fail_after(CONNECT_TIMEOUT_S):
                 broker = await AmqpBroker.connect(
-                    common.amqp_url, name=name, tls=common.amqp_tls, queue_type=common.queue_type
+                    common.amqp_url,
+                    name=name,
+                    tls=common.amqp_tls,
+                    queue_type=common.queue_type,
+                    heartbeat=common.amqp_heartbeat,
                 )
             try:
                 yield broker, store

@@ -16,14 +16,31 @@ from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
 from smstrio.core.gateway import GatewaySettings
 from smstrio.core.logs import LOG_FORMATS
-from smstrio.core.sources import Sources
+from smstrio.core.sources import Sources, as_int
 
 _QUEUE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+_NODE_SEPARATOR = re.compile(r",\s*(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+"""A comma that starts the next URL of a list (``amqp://a/,amqp://b/``); a comma inside a URL stays."""
+
+
+def split_urls(text: str) -> tuple[str, ...]:
+    """The URLs of a comma-separated list (one URL alone is a list of one), each stripped."""
+    return tuple(url.strip() for url in _NODE_SEPARATOR.split(text.strip()))
+
+
 def redact(url: str) -> str:
-    """The URL with any password (``user:PASSWORD@`` or a ``password=`` query parameter) as ``***``."""
+    """The URL with any password (``user:PASSWORD@`` or a ``password=`` query parameter) as ``***``;
+    a comma-separated list of URLs (``AMQP_URL`` naming several nodes) with each one's."""
+    urls = split_urls(url)
+    if len(urls) > 1:
+        return ",".join(_redact_one(u) for u in urls)
+    return _redact_one(url)
+
+
+def _redact_one(url: str) -> str:
     parts = original = urlsplit(url)
     if parts.password is not None:
         netloc = parts.netloc.rsplit("@", 1)[1]
@@ -59,6 +76,8 @@ def _finite(value: float) -> bool:
 
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/"
+DEFAULT_AMQP_HEARTBEAT = 10
+"""Seconds between AMQP heartbeats: aiormq drops a connection silent for about two of them (22 s)."""
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 DEFAULT_QUEUE = "sms_queue"
 QUEUE_TYPES = ("classic", "quorum")
@@ -109,15 +128,28 @@ class Common:
     redis_tls: TlsFiles = field(default_factory=TlsFiles)
     queue_type: str = "classic"
     """``classic`` or ``quorum``: how the queue is declared (an existing queue must match)."""
+    amqp_heartbeat: int = DEFAULT_AMQP_HEARTBEAT
+    """Seconds between AMQP heartbeats (0: none); a ``heartbeat=`` in the URL wins."""
 
     def __post_init__(self) -> None:
-        _check_url(self.amqp_url, ("amqp", "amqps"), "AMQP")
+        for node in self.amqp_urls:
+            _check_url(node, ("amqp", "amqps"), "AMQP")
+            parts = urlsplit(node)
+            _check(
+                "," not in f"{parts.hostname}{parts.path}",
+                f"malformed AMQP URL {redact(node)!r}: each node of a list is a whole URL "
+                "(amqp://HOST,amqp://HOST2; a comma in a vhost as %2C)",
+            )
+            self.amqp_tls.check("--amqp", node, ("amqps",))
+        _check(
+            0 <= self.amqp_heartbeat <= 3600,
+            f"AMQP heartbeat must be within 0..3600 seconds (0: none), got {self.amqp_heartbeat}",
+        )
         _check_url(self.redis_url, ("redis", "rediss", *REDIS_CLUSTER_SCHEMES), "Redis")
         _check(
             not self.redis_cluster or urlsplit(self.redis_url).path in ("", "/", "/0"),
             f"Redis URL {redact(self.redis_url)!r}: a Redis Cluster has only database 0",
         )
-        self.amqp_tls.check("--amqp", self.amqp_url, ("amqps",))
         self.redis_tls.check("--redis", self.redis_url, ("rediss", "rediss+cluster"))
         _check(bool(_QUEUE.match(self.queue)), f"invalid queue name {self.queue!r}: use 1 to 200 of A-Z a-z 0-9 . _ -")
         _check(self.log_level in _LEVELS, f"invalid log level {self.log_level!r}: one of {', '.join(_LEVELS)}")
@@ -128,6 +160,11 @@ class Common:
         _check(
             self.queue_type in QUEUE_TYPES, f"invalid queue type {self.queue_type!r}: one of {', '.join(QUEUE_TYPES)}"
         )
+
+    @property
+    def amqp_urls(self) -> tuple[str, ...]:
+        """The broker nodes ``amqp_url`` names: one URL, or several separated by commas (a cluster)."""
+        return split_urls(self.amqp_url)
 
     @property
     def redis_cluster(self) -> bool:
@@ -147,9 +184,11 @@ class Common:
         amqp_tls: TlsFiles = TlsFiles(),
         redis_tls: TlsFiles = TlsFiles(),
         queue_type: str | None = None,
+        amqp_heartbeat: int | None = None,
     ) -> Common:
         """Each setting from its argument (a flag), else its environment variable, else the default.
 
+        ``amqp_url``: a flag given more than once is joined with commas (several nodes).
         TLS files: ``AMQP_CA``, ``AMQP_CERT``, ``AMQP_KEY``, ``REDIS_CA``, ``REDIS_CERT``, ``REDIS_KEY``.
         """
         rabbit_host = src.env.get("RABBITMQ_HOST", "").strip()
@@ -171,6 +210,7 @@ class Common:
             amqp_tls=_tls_files(src, "AMQP", amqp_tls),
             redis_tls=_tls_files(src, "REDIS", redis_tls),
             queue_type=src.pick(queue_type, ("QUEUE_TYPE",), str, "classic").lower(),
+            amqp_heartbeat=src.pick(amqp_heartbeat, ("AMQP_HEARTBEAT",), as_int, DEFAULT_AMQP_HEARTBEAT),
         )
 
 

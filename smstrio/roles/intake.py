@@ -10,7 +10,8 @@ from smstrio.core.errors import BrokerError
 from smstrio.core.logs import event
 from smstrio.nursery.retry import retry
 from smstrio.nursery.stopping import unless_stopped
-from smstrio.ports import Broker, Delivery
+from smstrio.ports import Broker, Delivery, StatsStore
+from smstrio.roles.redeclare import declare_again
 
 log = logging.getLogger(__name__)
 
@@ -19,11 +20,16 @@ class Intake:
     """What keeps one sender's workers fed: consume until stopped, and after a lost connection reconnect.
 
     On a loss the deliveries still waiting are dropped (the broker requeued them);
-    on stop the consumer is cancelled and they are given back.
+    on stop the consumer is cancelled and they are given back. A queue the broker lost
+    is declared again, with a warning (see :func:`~smstrio.roles.redeclare.declare_again`,
+    which reads the ledger from ``store``).
     """
 
-    def __init__(self, broker: Broker, queue: str, prefetch: int, stop: trio.Event) -> None:
+    def __init__(
+        self, broker: Broker, queue: str, prefetch: int, stop: trio.Event, store: StatsStore | None = None
+    ) -> None:
         self._broker = broker
+        self._store = store
         self._queue = queue
         self._prefetch = prefetch
         self._stop = stop
@@ -68,7 +74,7 @@ class Intake:
 
         async def attempt() -> str:
             await self._broker.reconnect()
-            await self._broker.declare(self._queue)
+            await declare_again(self._broker, self._queue, self._store)
             return await self.consume(sink)
 
         return await retry(attempt, what="reconnecting to the broker", errors=(BrokerError,), attempt_timeout=10.0)

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 import trio
 
 from smstrio.core.config import MonitorSettings
-from smstrio.core.errors import ServiceError
+from smstrio.core.errors import BrokerError, ServiceError
 from smstrio.core.logs import event
 from smstrio.core.stats import StatsSnapshot, snapshot
 from smstrio.ports import Broker, StatsStore
+from smstrio.roles.redeclare import declare_again
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ class Health:
     def ok(self) -> bool:
         return self.redis == "ok" and self.rabbitmq == "ok"
 
+
+RECONNECT_TIMEOUT_S = 10.0
+"""The least time one reconnect of the monitor may take."""
 
 HEALTH_TIMEOUT_S = 2.0
 """How long ``/healthz`` waits for each service."""
@@ -112,7 +116,8 @@ class Monitor:
         return await check_health(self.settings.common.queue, self.broker, self.store)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Refresh every interval, forever; a failed refresh is logged and retried next interval."""
+        """Refresh every interval, forever; a failed refresh is logged and retried next interval,
+        after the broker failed on a new connection (to the next node of a list)."""
         await self.refresh()
         task_status.started()
         while True:
@@ -121,3 +126,16 @@ class Monitor:
                 await self.refresh()
             except ServiceError as exc:
                 event(log, "stats unavailable", level=logging.WARNING, error=str(exc))
+                if isinstance(exc, BrokerError):
+                    await self._reconnect()
+
+    async def _reconnect(self) -> None:
+        """One attempt at a new broker connection, within an interval (the next refresh tries again)."""
+        with trio.move_on_after(max(self.settings.interval, RECONNECT_TIMEOUT_S)):
+            try:
+                await self.broker.reconnect()
+                await declare_again(self.broker, self.settings.common.queue, self.store)
+            except BrokerError as exc:
+                event(log, "reconnecting to the broker failed", level=logging.DEBUG, error=str(exc))
+                return
+            event(log, "reconnected to the broker")

@@ -26,6 +26,7 @@ from smstrio.core.logs import event
 from smstrio.core.message import encode, new_run_id, random_sms
 from smstrio.nursery.retry import retry
 from smstrio.ports import Broker, Outgoing, StatsStore
+from smstrio.roles.redeclare import declare_again
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ async def run_producer(
                     unconfirmed=len(pending),
                 )
                 await retry(
-                    functools.partial(_reconnect, broker, queue),
+                    functools.partial(_reconnect, broker, queue, store),
                     what="reconnecting to the broker",
                     errors=(BrokerError,),
                     attempt_timeout=RECONNECT_TIMEOUT_S,
@@ -121,6 +122,6 @@ async def run_producer(
     )
 
 
-async def _reconnect(broker: Broker, queue: str) -> None:
+async def _reconnect(broker: Broker, queue: str, store: StatsStore) -> None:
     await broker.reconnect()
-    await broker.declare(queue)
+    await declare_again(broker, queue, store)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import trio
+from trio.testing import MockClock
+
 from smstrio.adapters.memory import MemoryBroker, MemoryStore
 from smstrio.core.config import Common, MonitorSettings
 from smstrio.core.stats import StatsSnapshot
@@ -50,3 +53,18 @@ async def test_refresh_reports_each_snapshot(queue_name: str) -> None:
 
     assert reported == [first, second]
     assert [s.produced for s in reported] == [0, 5]
+
+
+async def test_the_monitor_reconnects_after_losing_the_broker(autojump_clock: MockClock, queue_name: str) -> None:
+    """A refresh failing on a lost broker connection makes the monitor reconnect; the next refresh succeeds."""
+    broker, reported = MemoryBroker(), list[StatsSnapshot]()
+    settings = MonitorSettings(common=Common(queue=queue_name), interval=1.0)
+    monitor = Monitor(settings, broker, MemoryStore(clock=Clock(1.0)), report=reported.append)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(monitor.run)
+        broker.drop()
+        await trio.sleep(1.5)  # the refresh at 1 s fails, and the monitor reconnects
+        assert (len(reported), broker.closed) == (1, False)
+        await trio.sleep(1.0)  # the refresh at 2 s succeeds
+        assert len(reported) == 2
+        nursery.cancel_scope.cancel()

@@ -161,3 +161,12 @@ async def test_queue_info_counts_ready_and_waiting_messages_and_consumers(broker
     assert await broker.queue_depth(queue_name) == 3
     await broker.cancel(tag)
     assert await broker.queue_info(queue_name) == QueueInfo(depth=3, consumers=0)
+
+
+async def test_exists_tells_a_declared_queue_from_a_missing_one(broker: Broker, queue_name: str) -> None:
+    """exists is true for a declared queue, false for one never declared, and declares nothing."""
+    assert await broker.exists(queue_name)
+    assert not await broker.exists(f"{queue_name}-never-declared")
+    assert not await broker.exists(f"{queue_name}-never-declared")
+    await broker.publish(queue_name, _outgoing(1))  # the connection is still usable after a missing queue
+    assert await broker.queue_depth(queue_name) == 1

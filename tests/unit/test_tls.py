@@ -24,16 +24,16 @@ async def test_tls_files_reach_aiormq(bridge: None, pki: Pki, monkeypatch: pytes
     """The CA and client certificate become the SSL context aiormq connects with."""
     seen: dict[str, Any] = {}
 
-    async def connect(url: str, **kwargs: Any) -> None:
-        seen.update(kwargs, url=url)
+    async def connect(url: str, name: str, context: Any) -> None:
+        seen.update(url=url, context=context)
         raise ConnectionRefusedError("stop here")
 
-    monkeypatch.setattr("aiormq.connect", connect)
+    monkeypatch.setattr("smstrio.adapters.amqp.topology.connect", connect)
     files = TlsFiles(ca=pki.ca, cert=pki.client_cert, key=pki.client_key)
     with pytest.raises(BrokerError, match="stop here"):
         await AmqpBroker.connect("amqps://u:p@127.0.0.1:1/", tls=files)
     context = seen["context"]
-    assert seen["url"] == "amqps://u:p@127.0.0.1:1/"
+    assert seen["url"] == "amqps://u:p@127.0.0.1:1/?heartbeat=10"
     assert len(context.get_ca_certs()) == 1  # only our CA, not the system's
     assert context.check_hostname
 

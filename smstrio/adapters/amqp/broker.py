@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import random
 from collections.abc import Sequence
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import aiormq
 import trio
@@ -25,7 +27,7 @@ from smstrio.adapters.amqp.delivery import deliver_directly
 from smstrio.adapters.amqp.frames import settle_batch
 from smstrio.adapters.bridge import cross
 from smstrio.adapters.tls import client_context
-from smstrio.core.config import TlsFiles, redact
+from smstrio.core.config import DEFAULT_AMQP_HEARTBEAT, TlsFiles, redact, split_urls
 from smstrio.core.errors import BrokerError
 from smstrio.core.logs import event
 from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, QueueInfo, Retry
@@ -36,22 +38,54 @@ _GENERATION_SHIFT = 40
 _TAG_MASK = (1 << _GENERATION_SHIFT) - 1
 
 
+NODE_CONNECT_TIMEOUT_S = 5.0
+"""How long one node of a list may take to answer before the next is tried."""
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:300]
 
 
+def with_heartbeat(url: str, seconds: int) -> str:
+    """``url`` asking for a heartbeat every ``seconds`` (0: none), unless it names its own ``heartbeat=``."""
+    parts = urlsplit(url)
+    if any(p.partition("=")[0] == "heartbeat" for p in parts.query.split("&")):
+        return url
+    query = f"{parts.query}&heartbeat={seconds}" if parts.query else f"heartbeat={seconds}"
+    return parts._replace(query=query).geturl()
+
+
 class AmqpBroker:
     """A :class:`~smstrio.ports.Broker` on one AMQP connection, which :meth:`reconnect` replaces.
+
+    ``url`` may name several nodes of a cluster, separated by commas: they are tried in a
+    shuffled order (so that processes spread over them) until one answers, and a reconnect
+    starts with the node after the one that was lost.
 
     Delivery tags handed out are opaque: the connection's generation sits above bit 40,
     so a tag from a connection that is gone is recognised and not settled (the broker
     already requeued that delivery).
     """
 
-    def __init__(self, url: str, *, name: str, tls: TlsFiles | None = None, queue_type: str = "classic") -> None:
-        self._url = redact(url)
-        self._raw_url = url
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        tls: TlsFiles | None = None,
+        queue_type: str = "classic",
+        heartbeat: int = DEFAULT_AMQP_HEARTBEAT,
+        rng: random.Random | None = None,
+    ) -> None:
+        nodes = list(split_urls(url))
+        (rng or random.Random()).shuffle(nodes)
+        self._nodes = [with_heartbeat(node, heartbeat) for node in nodes]
+        self._shown = [redact(node) for node in nodes]
+        self._next = 0
+        """The index in ``_nodes`` of the node to try next."""
+        self._url = self._shown[0]
+        """The node connected to (or tried last), redacted, for messages."""
         self._name = name
         self._tls = client_context(tls, "RabbitMQ") if tls is not None and tls.given else None
         self._queue_type = queue_type
@@ -65,28 +99,55 @@ class AmqpBroker:
 
     @classmethod
     async def connect(
-        cls, url: str, *, name: str = "smstrio", tls: TlsFiles | None = None, queue_type: str = "classic"
+        cls,
+        url: str,
+        *,
+        name: str = "smstrio",
+        tls: TlsFiles | None = None,
+        queue_type: str = "classic",
+        heartbeat: int = DEFAULT_AMQP_HEARTBEAT,
     ) -> AmqpBroker:
         """Connect and open the channels; raise :class:`BrokerError` saying why not.
 
+        ``url``: one node, or several separated by commas (the first that answers, in a shuffled order).
         ``tls``: the CA, client certificate and key for an ``amqps://`` URL (else the system's CAs).
         ``queue_type``: ``classic`` or ``quorum``, how :meth:`declare` declares the queue.
+        ``heartbeat``: seconds between heartbeats, unless the URL names its own ``heartbeat=``.
         """
-        broker = cls(url, name=name, tls=tls, queue_type=queue_type)
+        broker = cls(url, name=name, tls=tls, queue_type=queue_type, heartbeat=heartbeat)
         await broker._open()
         return broker
 
+    @property
+    def node(self) -> str:
+        """The node connected to (or tried last), its password redacted."""
+        return self._url
+
     async def reconnect(self) -> None:
+        """Connect again, to the node after the one lost first, then to the others in turn."""
         await self._close_connection()
         await self._open()
 
     async def _open(self) -> None:
-        try:
-            connection = await cross(
-                aiormq.connect, self._raw_url, client_properties={"connection_name": self._name}, context=self._tls
-            )
-        except topology.ERRORS as exc:
-            raise BrokerError(f"cannot connect to RabbitMQ at {self._url}: {_describe(exc)}") from exc
+        """Connect to the first node that answers, starting at ``_next``."""
+        failures = []
+        for _ in self._nodes:
+            index, self._next = self._next, (self._next + 1) % len(self._nodes)
+            self._url = self._shown[index]
+            try:
+                with trio.fail_after(NODE_CONNECT_TIMEOUT_S if len(self._nodes) > 1 else float("inf")):
+                    connection = await cross(topology.connect, self._nodes[index], self._name, self._tls)
+            except (*topology.ERRORS, trio.TooSlowError) as exc:
+                failures.append(f"{self._url}: {_describe(exc) if isinstance(exc, topology.ERRORS) else 'timed out'}")
+                continue
+            self._next = (index + 1) % len(self._nodes)
+            await self._open_channels(connection)
+            return
+        if len(failures) == 1:
+            raise BrokerError(f"cannot connect to RabbitMQ at {failures[0]}")
+        raise BrokerError(f"cannot connect to any of {len(failures)} RabbitMQ nodes: {'; '.join(failures)}")
+
+    async def _open_channels(self, connection: aiormq.abc.AbstractConnection) -> None:
         self._connection = connection
         try:
             self._consume_channel = await cross(connection.channel, publisher_confirms=False)
@@ -97,16 +158,34 @@ class AmqpBroker:
             raise BrokerError(f"cannot open a channel on RabbitMQ at {self._url}: {_describe(exc)}") from exc
         self._generation += 1
         self._lost = trio.Event()
-        on_closed = functools.partial(self._on_closed, self._generation)
+        on_closed = functools.partial(self._on_closed, self._generation, connection)
         for closing in (connection.closing, self._consume_channel.closing, self._publish_channel.closing):
             closing.add_done_callback(on_closed)
+        self._consume_channel.on_consumer_cancel_callbacks.add(
+            functools.partial(self._on_consumer_cancelled, self._generation)
+        )
 
-    def _on_closed(self, generation: int, future: asyncio.Future[Any]) -> None:
+    def _on_closed(
+        self, generation: int, connection: aiormq.abc.AbstractConnection, future: asyncio.Future[Any]
+    ) -> None:
         # Runs as an asyncio callback: only synchronous Trio calls are allowed here.
         if generation != self._generation:
             return
-        if not future.cancelled() and future.exception() is not None:
-            self._lost_reason = _describe(future.exception())  # type: ignore[arg-type]
+        exc = None if future.cancelled() else future.exception()
+        if getattr(connection, "is_connection_was_stuck", False):
+            self._lose("the connection went silent (no frame, not even a heartbeat, for two heartbeat intervals)")
+        else:
+            self._lose(self._lost_reason if exc is None else _describe(exc))
+
+    def _on_consumer_cancelled(self, generation: int, frame: spec.Basic.Cancel) -> None:
+        # An asyncio callback, as _on_closed. The broker cancels a consumer whose queue was
+        # deleted (or lost): taken as a lost connection, so that the reconnect finds the queue gone.
+        if generation == self._generation:
+            self._lose(f"the broker cancelled consumer {frame.consumer_tag} (its queue was deleted?)")
+
+    def _lose(self, reason: str) -> None:
+        """The connection is lost (synchronous: called from asyncio callbacks): wake the watchers and the calls."""
+        self._lost_reason = reason
         self._lost.set()
         for scope in self._calls:
             scope.cancel()
@@ -152,6 +231,12 @@ class AmqpBroker:
         await self._call(
             "declare the queues", topology.declare, consume, queue, topology.queue_arguments(queue, self._queue_type)
         )
+
+    async def exists(self, queue: str) -> bool:
+        if self._connection is None:
+            raise BrokerError(f"RabbitMQ at {self._url}: not connected")
+        found: bool = await self._call("look for the queue", topology.exists, self._connection, queue)
+        return found
 
     async def publish(self, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
         _, publish = self._channels()

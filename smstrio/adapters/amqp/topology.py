@@ -9,7 +9,9 @@ Every coroutine below is one crossing of the bridge, called by :class:`~smstrio.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +37,33 @@ ERRORS = (
 QUORUM_DELIVERY_LIMIT = 50
 """Deliveries of one message a quorum queue allows before it dead-letters the message to ``<queue>.dead``
 (set explicitly: RabbitMQ 3.x has no limit by default, 4.x a limit of 20)."""
+
+
+class _Connection(aiormq.Connection):
+    """aiormq's connection, dropped once nothing came for two heartbeat intervals and a bit
+    (``(heartbeat + 1) * 2`` seconds, checked every ``heartbeat / 2``) instead of three: with
+    the default 10 s heartbeat a silent connection is noticed within 22-27 s instead of 33-38 s."""
+
+    HEARTBEAT_GRACE_MULTIPLIER = 2
+
+
+async def connect(url: str, name: str, context: ssl.SSLContext | None) -> aiormq.abc.AbstractConnection:
+    connection = _Connection(url, client_properties={"connection_name": name}, context=context)
+    await connection.connect()
+    return connection
+
+
+async def exists(connection: aiormq.abc.AbstractConnection, queue: str) -> bool:
+    # A passive declare of a missing queue closes its channel (NOT_FOUND): on a channel of its own.
+    channel = await connection.channel()
+    try:
+        await channel.queue_declare(queue, passive=True)
+    except aiormq.exceptions.ChannelNotFoundEntity:
+        return False
+    finally:
+        with contextlib.suppress(*ERRORS):
+            await channel.close()
+    return True
 
 
 def queue_arguments(queue: str, queue_type: str = "classic") -> Arguments:

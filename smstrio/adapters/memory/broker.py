@@ -106,6 +106,11 @@ class MemoryBroker:
         self._ready(queue)
         self._ready(f"{queue}.dead")
 
+    async def exists(self, queue: str) -> bool:
+        self._check()
+        await trio.lowlevel.checkpoint()
+        return queue in self.queues
+
     async def reconnect(self) -> None:
         await trio.lowlevel.checkpoint()
         if self.closed:

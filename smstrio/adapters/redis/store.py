@@ -11,6 +11,7 @@ bits per message (250 KB per million), kept until ``smstrio reset``.
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
 from collections.abc import Sequence
 from importlib import resources
@@ -45,6 +46,16 @@ _LIMIT = _lua("limit.lua")
 _ERRORS = (RedisError, OSError)
 _MAX_CONNECTIONS = 16
 
+HEALTH_CHECK_INTERVAL_S = 10
+"""A connection idle this long is PINGed (within the socket timeout) before it carries a command."""
+KEEPALIVE = {
+    option: value
+    for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
+    if (option := getattr(socket, name, None)) is not None
+}
+"""TCP keepalive on every connection: an idle one whose peer vanished is closed by the kernel after
+10 + 3 x 5 = 25 s (where the platform has these options; elsewhere its defaults)."""
+
 Client = aioredis.Redis | aioredis.RedisCluster
 
 
@@ -76,7 +87,9 @@ class RedisStore:
     ) -> RedisStore:
         """Connect and ping; raise :class:`StoreError` saying why not.
 
-        ``socket_timeout`` bounds each command; a failed command is retried once.
+        ``socket_timeout`` bounds each command (so a connection gone silent is noticed within it); a failed
+        command is retried once, on a new connection. Idle connections are kept alive (``KEEPALIVE``)
+        and PINGed before use after ``HEALTH_CHECK_INTERVAL_S``.
         ``tls``: the CA, client certificate and key for a ``rediss://`` URL (else the system's CAs).
         A ``redis+cluster://`` (or ``rediss+cluster://``) URL names one node of a Redis Cluster.
         """
@@ -176,6 +189,9 @@ def _client(url: str, socket_timeout: float, tls: TlsFiles) -> Client:
         "decode_responses": True,
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": socket_timeout,
+        "socket_keepalive": True,
+        "socket_keepalive_options": KEEPALIVE,
+        "health_check_interval": HEALTH_CHECK_INTERVAL_S,
         "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1),
     }
     if tls.given:

@@ -1,0 +1,81 @@
+"""Integration tests of broker node lists on the local RabbitMQ, reached through proxies that stand for nodes."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import trio
+
+from smstrio.adapters.amqp.broker import AmqpBroker
+from smstrio.cli import EXIT_UNAVAILABLE, main
+from smstrio.core.config import redact
+from smstrio.core.errors import BrokerError
+from smstrio.testing import AMQP_URL, free_port
+from tests.faultkit import TcpProxy
+
+
+def _node(port: int) -> str:
+    parts = urlsplit(AMQP_URL)
+    return parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{port}").geturl()
+
+
+def test_the_start_is_shuffled_per_process() -> None:
+    """Each broker tries the nodes in an order of its own, so that processes spread over the nodes."""
+    url = ",".join(f"amqp://u:p@n{i}/" for i in range(3))
+    firsts = [AmqpBroker(url, name="t", rng=random.Random(seed)).node for seed in range(12)]
+    assert set(firsts) == {"amqp://u:***@n0/", "amqp://u:***@n1/", "amqp://u:***@n2/"}
+
+
+def test_unreachable_nodes_each_named_without_passwords(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """--amqp-url repeated: none answering gives exit 3 and one line naming each node, no password."""
+    monkeypatch.chdir(tmp_path)
+    nodes = [f"amqp://guest:secret-{i}@127.0.0.1:{free_port()}/" for i in range(2)]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["stats", "--amqp-url", nodes[0], "--amqp-url", nodes[1]])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == EXIT_UNAVAILABLE
+    assert len(err.splitlines()) == 1
+    assert "cannot connect to any of 2 RabbitMQ nodes" in err
+    assert "secret" not in err
+    assert all(f":{urlsplit(n).port}/" in err for n in nodes)
+
+
+@pytest.mark.services
+async def test_a_dead_node_is_skipped(bridge: None) -> None:
+    """Of a dead node and a live one, the broker connects to the live one, whichever it tries first."""
+    dead, live = _node(free_port()), AMQP_URL
+    for seed in range(2):
+        broker = AmqpBroker(f"{dead},{live}", name="smstrio test", rng=random.Random(seed))
+        await broker.reconnect()
+        try:
+            assert broker.node == redact(live)
+        finally:
+            await broker.aclose()
+
+
+@pytest.mark.services
+async def test_a_lost_node_is_followed_by_the_next(bridge: None, queue_name: str) -> None:
+    """When the node connected to is lost, the reconnect goes to the next node of the list."""
+    target = urlsplit(AMQP_URL).port or 5672
+    proxies = [TcpProxy(target), TcpProxy(target)]
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            ports = [await nursery.start(p.run) for p in proxies]
+            broker = await AmqpBroker.connect(",".join(_node(p) for p in ports), name="smstrio test")
+            try:
+                first = ports.index(urlsplit(broker.node).port or 0)
+                assert proxies[first].cut() == 1
+                with pytest.raises(BrokerError, match="lost the connection"):
+                    await broker.watch()
+                await broker.reconnect()
+                assert broker.node == redact(_node(ports[1 - first]))
+                await broker.declare(queue_name)
+                await broker.delete(queue_name)
+            finally:
+                await broker.aclose()
+            nursery.cancel_scope.cancel()
