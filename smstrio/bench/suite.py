@@ -123,7 +123,7 @@ class Suite:
         the one-process rate for its ideal, so it runs that drain too.
         """
         n, w, only = self.s.messages, self.s.workers, self.s.only
-        drains = (1, 2) if "pipeline" in only else (1,) if "concurrency" in only else (0,)
+        drains: tuple[int, ...] = (1, 2) if "pipeline" in only else (1,) if "concurrency" in only else (0,)
         if "publish" in only and "pipeline" not in only:
             drains += (0,)
         for step, processes in enumerate(drains):
