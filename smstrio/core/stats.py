@@ -81,10 +81,15 @@ class SenderInfo:
     host: str
     pid: int
     workers: int
-    mean_s: float
-    failure_rate: float
-    distribution: str
+    mean_s: float | None
+    """The simulated gateway's mean send time; ``None`` for a sender whose ``gateway`` is ``http``."""
+    failure_rate: float | None
+    """The simulated gateway's failure rate; ``None`` for an HTTP sender (its provider decides)."""
+    distribution: str | None
+    """How the simulated gateway draws send times; ``None`` for an HTTP sender."""
     started_at: float
+    gateway: str = "simulated"
+    """Where it sends: ``simulated``, or ``http`` (an SMS provider's API)."""
     sent: int = 0
     failed: int = 0
     invalid: int = 0
@@ -109,10 +114,11 @@ class SenderInfo:
             host=fields["host"],
             pid=int(fields["pid"]),
             workers=int(fields["workers"]),
-            mean_s=float(fields["mean_s"]),
-            failure_rate=float(fields["failure_rate"]),
-            distribution=fields["distribution"],
+            mean_s=_optional_float(fields["mean_s"]),
+            failure_rate=_optional_float(fields["failure_rate"]),
+            distribution=fields["distribution"] or None,
             started_at=float(fields["started_at"]),
+            gateway=fields.get("gateway", "simulated"),
             sent=int(fields.get("sent", 0)),
             failed=int(fields.get("failed", 0)),
             invalid=int(fields.get("invalid", 0)),
@@ -248,6 +254,9 @@ class StatsSnapshot:
     progress: float | None = None
     eta_s: float | None = None
     """Seconds until every produced message is processed at ``throughput_per_s``; see :func:`eta`."""
+    missing: int | None = None
+    """Messages confirmed and neither counted nor waiting in the queue (``smstrio audit``'s missing): lost,
+    or still in a sender's hands; ``None`` while messages wait or the broker did not answer (:func:`missing`)."""
     limits: Limits = field(default_factory=Limits)
     service: Histogram = field(default_factory=Histogram)
     """The merged histogram behind ``service_time_s`` (µs), for ``GET /metrics``; not in :meth:`to_json`."""
@@ -290,6 +299,19 @@ def eta(produced: int, processed: int, rate_per_s: float) -> float | None:
     return round(remaining / rate_per_s, 3) if rate_per_s > 0 else None
 
 
+def missing(produced: int, processed: int, queue_depth: int | None) -> int | None:
+    """``smstrio audit``'s missing (confirmed - counted - waiting) once the queue is drained, else ``None``.
+
+    No ledger scan is needed: ``produced`` and ``processed`` move with the ledger's bitmaps (a message is
+    added to them when its bit is first set, or once when it has no id), so ``produced - processed`` is the
+    ledger's confirmed - counted, summed over the runs. While messages wait in the queue, those not counted
+    are not necessarily lost, as audit says: then ``None``.
+    """
+    if queue_depth is None or queue_depth > 0:
+        return None
+    return max(0, produced - processed)
+
+
 def snapshot(
     queue: str, view: StoreView, *, queue_depth: int | None, now: float, consumers: int | None = None
 ) -> StatsSnapshot:
@@ -319,6 +341,7 @@ def snapshot(
         rate_60s=round(sum(view.recent[-RATE_MINUTE_S:]) / RATE_MINUTE_S, 3),
         progress=round(processed / t.produced, 6) if t.produced else None,
         eta_s=eta(t.produced, processed, throughput),
+        missing=missing(t.produced, processed, queue_depth),
         limits=Limits.of(view.senders, throughput),
         service=view.service,
         service_sum_us=t.service_us,

@@ -87,15 +87,17 @@ class Sender:
         fleet: FleetLimiter | None = None,
     ) -> None:
         self.settings = settings
+        simulated = settings.gateway.kind == "simulated"
         self.info = SenderInfo(
             id=new_sender_id(),
             host=socket.gethostname(),
             pid=os.getpid(),
             workers=settings.workers,
-            mean_s=settings.mean,
-            failure_rate=settings.failure_rate,
-            distribution=settings.distribution.value,
+            mean_s=settings.mean if simulated else None,
+            failure_rate=settings.failure_rate if simulated else None,
+            distribution=settings.distribution.value if simulated else None,
             started_at=round(time.time(), 3),
+            gateway=settings.gateway.kind,
             rate_limit=settings.rate_limit,
             fleet_rate_limit=settings.fleet_rate_limit,
         )
@@ -171,12 +173,13 @@ class Sender:
             self._record_scope.deadline = self._work_scope.deadline + RECORD_GRACE_S
 
     def _settings_fields(self) -> dict[str, Any]:
-        s = self.settings
+        s, info = self.settings, self.info
         return {
             "workers": s.workers,
-            "mean_s": s.mean,
-            "failure_rate": s.failure_rate,
-            "distribution": s.distribution.value,
+            "gateway": info.gateway,
+            "mean_s": info.mean_s,
+            "failure_rate": info.failure_rate,
+            "distribution": info.distribution,
             "rate_limit": s.rate_limit,
             "fleet_rate_limit": s.fleet_rate_limit,
         }

@@ -100,6 +100,7 @@ def render(stats: Mapping[str, Any]) -> Group:
             ("depth", _count(depth)),
             ("consumers", _count(stats.get("consumers"))),
             ("senders", f"{len(stats['senders'])}"),
+            ("missing", _count(stats.get("missing"))),
         ),
     )
     summary.add_row(
@@ -135,8 +136,8 @@ def render(stats: Mapping[str, Any]) -> Group:
             [
                 s["id"],
                 str(s["workers"]),
-                _seconds(s["mean_s"]),
-                f"{s['failure_rate'] * 100:g}",
+                "http" if s["mean_s"] is None else _seconds(s["mean_s"]),
+                "-" if s["failure_rate"] is None else f"{s['failure_rate'] * 100:g}",
                 f"{s['sent']:,}",
                 f"{s['failed']:,}",
                 f"{s['invalid']:,}",
