@@ -47,6 +47,7 @@ SNAPSHOT_KEYS = frozenset(
         "progress",
         "retried",
         "limits",
+        "missing",
     }
 )
 """The keys of ``/stats`` and ``smstrio stats`` that README.md documents."""
@@ -68,6 +69,7 @@ def stats_document(**changes: Any) -> dict[str, Any]:
         "rate_1s": 480.0,
         "rate_60s": 300.5,
         "progress": 0.4501,
+        "missing": None,
         "queue_depth": 5_499,
         "consumers": 1,
         "updated_at": 1000.0,

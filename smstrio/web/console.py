@@ -94,13 +94,14 @@ def render(stats: Mapping[str, Any]) -> Group:
             *((key, f"{stats[key]:,}") for key in ("sent", "failed", "invalid", "retried", "duplicates")),
         ),
     )
+    missing = stats.get("missing")  # known once the queue is drained: then shown
     summary.add_row(
         "queue",
         _pairs(
             ("depth", _count(depth)),
             ("consumers", _count(stats.get("consumers"))),
             ("senders", f"{len(stats['senders'])}"),
-            ("missing", _count(stats.get("missing"))),
+            *((("missing", f"{missing:,}"),) if missing is not None else ()),
         ),
     )
     summary.add_row(

@@ -7,7 +7,9 @@ from trio.testing import MockClock
 
 from smstrio.adapters.memory import MemoryBroker, MemoryStore
 from smstrio.core.config import Common, MonitorSettings
-from smstrio.core.stats import StatsSnapshot
+from smstrio.core.stats import Outcome, OutcomeRecord, StatsSnapshot
+from smstrio.ports import Outgoing
+from smstrio.roles.audit import collect_audit
 from smstrio.roles.monitor import Monitor
 from smstrio.testing import Clock
 from smstrio.web.app import PerSnapshot
@@ -68,3 +70,18 @@ async def test_the_monitor_reconnects_after_losing_the_broker(autojump_clock: Mo
         await trio.sleep(1.0)  # the refresh at 2 s succeeds
         assert len(reported) == 2
         nursery.cancel_scope.cancel()
+
+
+async def test_the_monitor_shows_what_audit_finds_missing(queue_name: str) -> None:
+    """Once the queue is drained the snapshot's missing is smstrio audit's, with no ledger scan; before, None."""
+    broker, store = MemoryBroker(), MemoryStore(clock=Clock(100.0))
+    monitor = _monitor(queue_name, broker, store)
+    await store.add_produced(RUN, range(10))
+    await store.add_produced("0123456789cd", range(5))
+    counted = [OutcomeRecord(outcome=Outcome.SENT, run=RUN, seq=seq) for seq in range(8)]
+    await store.record([*counted, OutcomeRecord(outcome=Outcome.INVALID)])  # and one without an id
+    await broker.publish(queue_name, [Outgoing("x", b"{}")])
+    assert (await monitor.refresh()).missing is None  # one waits: not known yet
+    broker.queues[queue_name].clear()  # taken behind smstrio's back
+    audit = await collect_audit(queue_name, broker, store, shown=0)
+    assert (await monitor.refresh()).missing == audit.missing == 7

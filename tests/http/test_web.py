@@ -104,6 +104,7 @@ async def test_stats_serves_the_snapshot(queue_name: str) -> None:
         "rate_60s": 0.067,
         "progress": 0.5,
         "eta_s": 5.0,  # 4 left at 0.8 a second
+        "missing": None,  # unknown while 2 wait in the queue
         # the sender's own limit 2/s, the fleet's 1/s: 0.8/s is 80% of the tighter
         "limits": {
             "fleet_per_s": 1.0,

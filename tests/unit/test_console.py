@@ -142,3 +142,10 @@ def test_render_shows_the_rate_limit_against_the_rate_when_one_is_set() -> None:
 
     assert re.search(r"^limit/s   fleet 200\.0  rate 199\.6  use 99\.8%  waited 1m15s$", text, re.M)
     assert not re.search(r"^limit/s", plain, re.M)
+
+
+def test_render_shows_missing_once_known() -> None:
+    """Once the queue is drained the queue row shows the messages missing; while they are unknown, nothing."""
+    drained = _text(render(stats_document(queue_depth=0, missing=1_499)))
+    assert re.search(r"^queue     depth 0  consumers 1  senders 1  missing 1,499$", drained, re.M)
+    assert "missing" not in _text(render(stats_document()))
