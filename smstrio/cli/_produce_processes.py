@@ -3,7 +3,9 @@
 Each child is ``smstrio produce`` with its share of the count, a seed of its own and the
 parent's service flags: its own connection, its own run id, its own confirms. The parent
 checks both servers at start, as every command does, draws the progress bar on a terminal
-from ``produced`` in Redis, and prints one summary combining the children's.
+from ``produced`` in Redis, and prints one summary combining the children's. Under the bar the
+children's log lines (console lines, as the parent's) pass through the parent, so that they print
+above the bar instead of across it.
 
 A child is not started again when it fails: a new run would publish new messages. Its
 confirmed messages are counted in ``produced`` all the same, and the command exits 1 (3
@@ -90,20 +92,22 @@ def combine(queue: str, summaries: list[dict[str, Any]], seconds: float) -> dict
 def produce_in_processes(settings: ProducerSettings, flags: ServiceFlags) -> None:
     """Run ``smstrio produce`` as ``settings.processes`` children; print their combined summary."""
     commands = child_commands(settings, flags, settings.seed)
+    terminal = sys.stderr.isatty()
     env = {"PRODUCER_PROCESSES": "1"}
+    if terminal and settings.common.log_format in ("auto", "console"):
+        env["LOG_FORMAT"] = "console"  # their stderr is a pipe to this process: console lines all the same
 
     async def main() -> int:
-        terminal = sys.stderr.isatty()
         bar = console.ProduceProgress(settings.count, Console(file=sys.stderr), trio.current_time) if terminal else None
         async with open_services(settings.common, name="smstrio produce supervisor") as (broker, store):
             await broker.declare(settings.common.queue)
             began = trio.current_time()
-            done: list[subprocess.CompletedProcess[bytes] | None] = [None] * len(commands)
+            done: list[tuple[int, bytes] | None] = [None] * len(commands)
             with trio.CancelScope() as hard:
                 async with trio.open_nursery() as nursery:
                     children: list[trio.Process] = []
                     for index, command in enumerate(commands):
-                        children.append(await nursery.start(_child, command, env, index, done))
+                        children.append(await nursery.start(_child, command, env, index, done, terminal))
                     await nursery.start(stop_on_signals, functools.partial(_terminate, children), hard)
                     if bar is not None:
                         with bar:
@@ -114,19 +118,19 @@ def produce_in_processes(settings: ProducerSettings, flags: ServiceFlags) -> Non
             seconds = trio.current_time() - began
         if hard.cancelled_caught:
             raise PublishError("stopped hard; the messages confirmed so far are counted in produced")
-        failed = [(i, c) for i, c in enumerate(done) if c is None or c.returncode != 0]
+        failed = [(i, c) for i, c in enumerate(done) if c is None or c[0] != 0]
         for index, completed in failed:
-            exit_ = describe_exit(completed.returncode) if completed is not None else "killed"
+            exit_ = describe_exit(completed[0]) if completed is not None else "killed"
             event(log, "producer process failed", level=logging.ERROR, child=index, exit=exit_)
         if failed:
             message = (
                 f"{len(failed)} of {len(commands)} producer processes failed (their errors are logged above); "
                 "the messages confirmed so far are counted in produced"
             )
-            if any(c is not None and c.returncode == EXIT_UNAVAILABLE for _, c in failed):
+            if any(c is not None and c[0] == EXIT_UNAVAILABLE for _, c in failed):
                 raise ServiceError(message)
             raise PublishError(message)
-        summaries = [json.loads(c.stdout.decode().strip().splitlines()[-1]) for c in done if c is not None]
+        summaries = [json.loads(c[1].decode().strip().splitlines()[-1]) for c in done if c is not None]
         print(json.dumps(combine(settings.common.queue, summaries, seconds)), flush=True)
         return EXIT_OK
 
@@ -137,30 +141,54 @@ async def _child(
     command: list[str],
     env: dict[str, str],
     index: int,
-    done: list[subprocess.CompletedProcess[bytes] | None],
+    done: list[tuple[int, bytes] | None],
+    forward: bool,
     *,
     task_status: trio.TaskStatus[trio.Process] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run one child to its end (killed if cancelled) and keep what it printed in ``done[index]``."""
-    done[index] = await trio.run_process(
+    """Run one child to its end (killed if cancelled); keep its exit code and what it printed in ``done[index]``.
+
+    With ``forward``, what it writes to stderr goes through this process's ``sys.stderr``, a line at a time.
+    """
+    process = await trio.lowlevel.open_process(
         command,
         env={**os.environ, **env},
         stdin=subprocess.DEVNULL,
-        capture_stdout=True,
-        check=False,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if forward else None,
         process_group=0,
-        deliver_cancel=_kill,
-        task_status=task_status,
     )
+    task_status.started(process)
+    try:
+        assert process.stdout is not None
+        async with trio.open_nursery() as nursery:
+            if process.stderr is not None:
+                nursery.start_soon(_forward_lines, process.stderr)
+            printed = b"".join([chunk async for chunk in process.stdout])
+            code = await process.wait()
+    finally:
+        if process.returncode is None:  # cancelled: the hard stop
+            with trio.CancelScope(shield=True):
+                process.kill()
+                await process.wait()
+    done[index] = (code, printed)
+
+
+async def _forward_lines(stream: trio.abc.ReceiveStream) -> None:
+    """Write each whole line ``stream`` brings to ``sys.stderr`` (looked up each time: the bar redirects it)."""
+    pending = b""
+    async for chunk in stream:
+        lines, _, pending = (pending + chunk).rpartition(b"\n")
+        if lines:
+            sys.stderr.write((lines + b"\n").decode(errors="replace"))
+            sys.stderr.flush()
+    if pending:
+        sys.stderr.write(pending.decode(errors="replace") + "\n")
 
 
 def _terminate(children: list[trio.Process]) -> None:
     for child in children:
         child.terminate()
-
-
-async def _kill(process: trio.Process) -> None:
-    process.kill()
 
 
 async def _until_exited(children: list[trio.Process]) -> None:

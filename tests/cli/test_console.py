@@ -157,3 +157,17 @@ async def test_produce_shows_a_progress_bar_on_a_terminal_only(queue_name: str, 
     assert json.loads("".join([r for r in as_json if r][:-1]))["event"] == "producing"  # a line wrapped at 120
     assert "\r" not in on_pipe
     assert [json.loads(line)["event"] for line in on_pipe.splitlines()] == ["producing"]
+
+
+@pytest.mark.services
+async def test_produce_processes_shows_one_bar_with_the_childrens_lines_above_it(
+    queue_name: str, tmp_path: Path, cleanup: None
+) -> None:
+    """produce --processes 2 on a terminal: one bar up to 3,000/3,000, each child's console line whole above it."""
+    stderr = await _produce_stderr(queue_name, tmp_path, "--processes", "2", tty=True)
+    rows = screen(stderr, columns=COLUMNS, lines=LINES)
+
+    shown = [r for r in rows if r]
+    assert re.fullmatch(r"produce ━{40} 3,000/3,000 100% [\d,]+ msg/s  ETA 0\.0s", shown[-1])
+    assert len(shown) == 3  # a producing line per child, then the bar
+    assert all(CONSOLE_LINE.match(r) and r.split()[2] == "producing" and "count=1500" in r for r in shown[:-1])
