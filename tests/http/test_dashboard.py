@@ -102,9 +102,15 @@ def _assert_page_matches(page: Page, stats: dict[str, Any]) -> None:
             assert page.number(f"{key}-{p}") == stats[key][p], f"{key} {p}"
     assert page.number("eta_s") == stats["eta_s"]
     assert page.number("sender_count") == len(stats["senders"])
-    assert page.senders == {
-        s["id"]: {key: str(s[key]) for key in ("sent", "failed", "invalid", "retried")} for s in stats["senders"]
-    }
+    counts, limits = ("sent", "failed", "invalid", "retried"), ("rate_limit", "limit_wait_s")
+    assert page.senders == {s["id"]: {key: _js_number(s[key]) for key in (*counts, *limits)} for s in stats["senders"]}
+
+
+def _js_number(value: float | None) -> str:
+    """``value`` as the page writes it into a data-value: JavaScript's String(), "" for null."""
+    if value is None:
+        return ""
+    return str(int(value)) if value == int(value) else repr(value)
 
 
 async def test_dashboard_shows_the_live_numbers_of_stats(
