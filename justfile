@@ -58,8 +58,10 @@ _dotenv:
     @python3 scripts/dotenv.py
 
 # Write .env if there is none, build the image, start RabbitMQ, Redis, the monitor and one sender; wait until healthy.
+# Built first: `up --build` would try to pull the senders' image (the one the monitor's build tags) from a registry.
 up: _dotenv
-    {{compose}} up --build --detach --wait
+    {{compose}} build
+    {{compose}} up --detach --wait
 
 # Stop and remove the stack's containers; the data volumes stay (`just down -v` drops them too).
 down *args:

@@ -87,7 +87,7 @@ def test_up_without_env_writes_one_with_random_passwords_then_starts_the_stack(c
     done = checkout.just("up")
     assert done.returncode == 0, done.stderr
     assert [line for line in done.stderr.splitlines() if ".env" in line] == [WROTE]
-    assert checkout.calls() == [["up", "--build", "--detach", "--wait"]]
+    assert checkout.calls() == [["build"], ["up", "--detach", "--wait"]]
     written = checkout.path / ".env"
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
     example = (checkout.path / ".env.example").read_text().splitlines()
@@ -115,7 +115,7 @@ def test_up_never_rewrites_an_existing_env(checkout: Checkout) -> None:
     assert WROTE not in done.stderr
     assert written.read_bytes() == before
     assert stat.S_IMODE(written.stat().st_mode) == 0o640
-    assert checkout.calls() == [["up", "--build", "--detach", "--wait"]] * 2
+    assert checkout.calls() == [["build"], ["up", "--detach", "--wait"]] * 2
 
 
 @pytest.mark.parametrize("recipe", [["up"], ["scale", "3"], ["produce", "10"]])
@@ -159,7 +159,7 @@ def test_recipes_that_start_nothing_read_env_when_there_is_one(checkout: Checkou
     assert checkout.just("up").returncode == 0
     for recipe in (["down"], ["logs"], ["stats"]):
         assert checkout.just(*recipe).returncode == 0
-    assert checkout.calls()[1:] == [["down"], ["logs", "--follow"], ["exec", "monitor", "smstrio", "stats"]]
+    assert checkout.calls()[2:] == [["down"], ["logs", "--follow"], ["exec", "monitor", "smstrio", "stats"]]
 
 
 def _docker_compose() -> None:
