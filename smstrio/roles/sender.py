@@ -203,7 +203,11 @@ class Sender:
                 if self._throttle is None:
                     async for delivery in deliveries:
                         self._received += 1
-                        await results.send(await attempt(delivery, self._gateway, self.settings))
+                        result = await attempt(delivery, self._gateway, self.settings)
+                        try:
+                            results.send_nowait(result)
+                        except trio.WouldBlock:
+                            await results.send(result)
                     return
                 while True:  # under a limit: take a delivery only once its turn has come
                     try:
