@@ -51,6 +51,8 @@ class Drained:
     totals: Totals
     rss_mb: float
     """The largest peak resident memory among the watched processes."""
+    cpu_s: float = 0.0
+    """CPU time (user and system) the watched processes used from the first outcome seen to the last."""
 
     def rate(self, expected: int, low: float = 0.0, high: float = 1.0) -> float:
         """Outcomes per second between the ``low`` and ``high`` fractions (``0``: the first outcome)."""
@@ -139,7 +141,7 @@ class Bench:
         started = trio.current_time()
         first: float | None = None
         reached: dict[float, float] = {}
-        rss_mb = 0.0
+        rss_mb = cpu_first = 0.0
         async with self.store(queue) as store:
             with trio.fail_after(CAP_S):
                 while True:
@@ -147,12 +149,12 @@ class Bench:
                     now = trio.current_time()
                     done = totals.sent + totals.failed + totals.invalid
                     if done and first is None:
-                        first = now
+                        first, cpu_first = now, _cpu_s(processes)
                     reached |= {m: now for m in marks if m not in reached and done >= m * expected}
                     rss_mb = max([rss_mb, *(_peak_rss_mb(p.pid) for p in processes)])
                     if done >= expected:
                         assert first is not None
-                        return Drained(started, first, now, reached, totals, rss_mb)
+                        return Drained(started, first, now, reached, totals, rss_mb, _cpu_s(processes) - cpu_first)
                     await trio.sleep(POLL_S)
 
     async def clean(self) -> None:
@@ -177,6 +179,18 @@ def _peak_rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def _cpu_s(processes: Sequence[trio.Process]) -> float:
+    """The CPU time (user and system) the live ones of ``processes`` used so far, in seconds."""
+    total = 0
+    for p in processes:
+        try:
+            fields = Path(f"/proc/{p.pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime and stime, fields 14 and 15 of proc(5)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _last_line(log: Path) -> str:

@@ -8,7 +8,9 @@ Targets (issue #6), each a ratio taken in the same run:
 - 10,000 workers at a 1 s mean: at least 90% of the ideal rate, the smaller of what the
   workers allow (workers / mean) and what the pipeline allows (the one-process rate
   at mean 0 measured in the same run); peak RSS under 300 MB;
-- 100,000 messages produced and drained by two sender processes in under 25 s.
+- 100,000 messages produced and drained by two sender processes in under 25 s;
+- a sender under a fleet rate limit far above its rate: at least 0.9x the throughput its CPU time per message
+  allows without the limit (issue #14).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import trio
 
+from smstrio.bench.limiter import limiter_cost
 from smstrio.bench.report import Report, Result
 from smstrio.bench.scenarios import Bench
 from smstrio.core.config import Common
@@ -30,7 +33,7 @@ from smstrio.core.logs import event
 
 log = logging.getLogger(__name__)
 
-SCENARIOS = ("publish", "pipeline", "concurrency", "end-to-end")
+SCENARIOS = ("publish", "pipeline", "concurrency", "end-to-end", "limiter")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +50,8 @@ class BenchSettings:
     concurrency_messages: int = 60_000
     e2e_messages: int = 100_000
     reference_messages: int = 20_000
+    limiter_messages: int = 20_000
+    """Messages of each of the limiter scenario's four drains."""
     references: bool = True
     only: tuple[str, ...] = SCENARIOS
 
@@ -230,6 +235,10 @@ class Suite:
             )
         )
 
+    async def limiter(self) -> None:
+        """One sender with and without a fleet limit far above its rate (:mod:`smstrio.bench.limiter`)."""
+        self.results.append(await limiter_cost(self.bench, self.s.limiter_messages, self.s.workers))
+
 
 async def run_bench(settings: BenchSettings) -> Report:
     """Run the selected scenarios; every queue and statistic they made is deleted afterwards."""
@@ -244,6 +253,7 @@ async def run_bench(settings: BenchSettings) -> Report:
             ("publish and pipeline", suite.publish_and_pipeline, bool({"publish", "pipeline", "concurrency"} & only)),
             ("concurrency", suite.concurrency, "concurrency" in only),
             ("end to end", suite.end_to_end, "end-to-end" in only),
+            ("limiter", suite.limiter, "limiter" in only),
         )
         try:
             for name, stage, wanted in stages:

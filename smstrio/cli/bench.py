@@ -25,6 +25,7 @@ def bench(
     concurrency_messages: int = 60_000,
     e2e_messages: int = 100_000,
     reference_messages: int = 20_000,
+    limiter_messages: int = 20_000,
     references: bool = True,
     json_output: Annotated[bool, Parameter(name="--json")] = False,
     flags: ServiceFlags = DEFAULT_FLAGS,
@@ -37,7 +38,7 @@ def bench(
     Parameters
     ----------
     only
-        Run only these scenarios (repeatable): publish, pipeline, concurrency, end-to-end.
+        Run only these scenarios (repeatable): publish, pipeline, concurrency, end-to-end, limiter.
     messages
         Messages for the publish and sender-pipeline scenarios.
     workers
@@ -52,6 +53,8 @@ def bench(
         Messages produced and drained by two senders in the end-to-end scenario.
     reference_messages
         Messages for each reference (the older project's design; aiormq on plain asyncio).
+    limiter_messages
+        Messages of each of the four drains of the limiter scenario (one sender with and without a fleet limit).
     references
         Measure the references, for the ratios (--no-references skips them).
     json_output
@@ -76,6 +79,7 @@ def bench(
         concurrency_messages=concurrency_messages,
         e2e_messages=e2e_messages,
         reference_messages=reference_messages,
+        limiter_messages=limiter_messages,
         references=references,
         only=chosen,
     )

@@ -321,7 +321,7 @@ def _throttle(s: SenderSettings, fleet: FleetLimiter | None) -> Throttle | None:
         local=Gcra(rate=s.rate_limit) if s.rate_limit is not None else None,
         fleet=Gcra(rate=s.fleet_rate_limit) if s.fleet_rate_limit is not None else None,
         limiter=fleet,
-        batch=Throttle.batch_for(s.fleet_rate_limit or 1.0, s.workers),
+        batch=Throttle.batch_for(s.fleet_rate_limit or 1.0),
     )
 
 

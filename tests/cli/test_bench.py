@@ -47,6 +47,7 @@ def test_a_small_bench_runs_every_scenario_exactly_and_cleans_up() -> None:
     """A scaled-down run measures every scenario and reference, counts exactly, and leaves no queue or key."""
     args = ["--messages", "400", "--workers", "20", "--concurrency-workers", "100", "--concurrency-mean", "0.05"]
     args += ["--concurrency-messages", "400", "--e2e-messages", "600", "--reference-messages", "200"]
+    args += ["--limiter-messages", "400"]
     done = subprocess.run(
         [sys.executable, "-m", "smstrio", "bench", *args, "--json", "--amqp-url", AMQP_URL, "--redis-url", REDIS_URL],
         capture_output=True,
@@ -60,13 +61,16 @@ def test_a_small_bench_runs_every_scenario_exactly_and_cleans_up() -> None:
     # services); which exit code it gives does not: 0 when every target was met, 1 when one was missed.
     assert done.returncode == (EXIT_OK if report["all_targets_met"] else EXIT_FAILURE), done.stderr
     results = {r["scenario"]: r for r in report["results"]}
-    assert len(results) == 6
+    assert len(results) == 7
     assert all(r["extra"]["exact"] for r in results.values() if "exact" in r["extra"])
     # Measured rates in real time: only that a ratio was taken.
     assert results["publish, persistent, confirmed"]["ratio"] > 0
     assert results["publish, persistent, confirmed, 2 processes"]["ratio"] > 0
     assert results["sender pipeline, mean 0, 1 process"]["ratio"] > 0
     assert "vs_plain_asyncio" in results["sender pipeline, mean 0, 1 process"]["extra"]
+    limiter = results["sender mean 0, fleet limit far above the rate"]
+    assert limiter["ratio"] > 0
+    assert [len(limiter["extra"]["runs_per_s"][k]) for k in ("with", "without")] == [2, 2]
 
     client = redis.Redis.from_url(REDIS_URL)
     assert client.keys(f"smstrio:{{smstrio-bench-{report['run']}-*") == []

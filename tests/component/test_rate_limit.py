@@ -50,7 +50,8 @@ async def test_a_rate_limit_spaces_sends_exactly(autojump_clock: MockClock, queu
         sender.stop()
     assert _gaps(gateway.started_at) == [0.1] * 59
     assert store.totals.sent == 60
-    assert waited == 6.0  # each turn after the first waited 0.1 s, the one now waiting for a 61st message too
+    # 80 turns 0.1 s apart, each but the first waiting: one per message, then one per worker waiting for a message
+    assert waited == 7.9
 
 
 async def test_a_rate_limit_leaves_what_it_cannot_send_in_the_queue(autojump_clock: MockClock, queue_name: str) -> None:
@@ -85,3 +86,19 @@ async def test_senders_share_a_fleet_limit_exactly(autojump_clock: MockClock, qu
     assert _gaps(gateway.started_at) == [0.05] * 119
     assert sum(shares) == 120
     assert min(shares) > 0
+
+
+async def test_turns_held_through_a_quiet_spell_make_no_burst(autojump_clock: MockClock, queue_name: str) -> None:
+    """Workers that took their turns while the queue was empty take fresh ones: 20 messages arriving after 5 s of
+    nothing start 0.1 s apart at 10/s, not 8 at once."""
+    broker, store = MemoryBroker(), MemoryStore(clock=trio.current_time)
+    settings = _settings(queue_name, workers=8, mean=0.2, rate_limit=10.0)
+    gateway = StartsGateway(_simulated(settings))
+    async with trio.open_nursery() as nursery:
+        sender: Sender = await nursery.start(run_sender, settings, broker, store, gateway)
+        await trio.sleep(5)
+        await _publish(broker, queue_name, 20)
+        await trio.sleep(5)
+        sender.stop()
+    assert _gaps(gateway.started_at) == [0.1] * 19
+    assert gateway.started_at[0] == 5.0
