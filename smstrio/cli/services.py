@@ -252,14 +252,27 @@ def _print_json_line(snap: StatsSnapshot) -> None:
 
 
 @app.command
-def stats(*, flags: ServiceFlags = DEFAULT_FLAGS) -> None:
-    """Print the current statistics of the queue once, as one JSON object."""
+def stats(
+    *,
+    json_output: Annotated[bool, Parameter(name="--json", negative=())] = False,
+    flags: ServiceFlags = DEFAULT_FLAGS,
+) -> None:
+    """Print the current statistics of the queue once: one JSON object, or on a terminal the monitor's table.
+
+    Parameters
+    ----------
+    json_output
+        Print the JSON object even on a terminal.
+    """
     common = flags.resolve(sources())
 
     async def main() -> int:
         async with open_services(common, name="smstrio stats") as (broker, store):
             snap = await collect(common.queue, broker, store)
-        print(json.dumps(snap.to_json()), flush=True)
+        if sys.stdout.isatty() and not json_output:
+            Console().print(console.render(snap.to_json(), title="smstrio stats"))
+        else:
+            print(json.dumps(snap.to_json()), flush=True)
         return EXIT_OK
 
     run_command("stats", common, main)

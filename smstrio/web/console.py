@@ -75,8 +75,8 @@ def _table(header: tuple[str, ...], rows: list[list[str]]) -> Table:
     return table
 
 
-def render(stats: Mapping[str, Any]) -> Group:
-    """The table for one ``/stats`` object."""
+def render(stats: Mapping[str, Any], *, title: str = "smstrio monitor") -> Group:
+    """The table for one ``/stats`` object, headed by ``title`` and the queue."""
     progress = stats["progress"]
     depth = stats["queue_depth"]
     percent = "-" if progress is None else f"{progress * 100:.1f}%"
@@ -129,7 +129,7 @@ def render(stats: Mapping[str, Any]) -> Group:
         [name, *(_seconds(stats[key][p]) for p in _PERCENTILES)]
         for name, key in (("service", "service_time_s"), ("latency", "latency_s"))
     ]
-    header = Text.assemble(("smstrio monitor", "bold"), "  queue ", (stats["queue"], "bold cyan"))
+    header = Text.assemble((title, "bold"), "  queue ", (stats["queue"], "bold cyan"))
     parts: list[Any] = [header, "", summary, "", _table(("", *_PERCENTILES), percentiles)]
     if stats["senders"]:
         updated = stats["updated_at"]

@@ -21,7 +21,7 @@ from smstrio.adapters.bridge import open_bridge
 from smstrio.adapters.redis.store import RedisStore
 from smstrio.testing import AMQP_URL, REDIS_URL, delete_queues
 from tests.conftest import SNAPSHOT_KEYS
-from tests.screen import screen
+from tests.screen import on_terminal, screen
 
 COLUMNS, LINES = 120, 40
 CONSOLE_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} (DEBUG|INFO |WARN |ERROR) \S")
@@ -171,3 +171,29 @@ async def test_produce_processes_shows_one_bar_with_the_childrens_lines_above_it
     assert re.fullmatch(r"produce ━{40} 3,000/3,000 100% [\d,]+ msg/s  ETA 0\.0s", shown[-1])
     assert len(shown) == 3  # a producing line per child, then the bar
     assert all(CONSOLE_LINE.match(r) and r.split()[2] == "producing" and "count=1500" in r for r in shown[:-1])
+
+
+@pytest.mark.services
+async def test_stats_draws_the_table_on_a_terminal_and_json_elsewhere(
+    queue_name: str, tmp_path: Path, cleanup: None
+) -> None:
+    """smstrio stats on a terminal draws the monitor's table once, headed "smstrio stats"; with --json there, and on
+    a pipe, it prints the /stats JSON object."""
+    argv = [sys.executable, "-m", "smstrio", "stats", "--log-level", "ERROR"]
+    with trio.fail_after(60):
+        code, table = await trio.to_thread.run_sync(lambda: on_terminal(argv, cwd=tmp_path, env=_env(queue_name)))
+        json_code, as_json = await trio.to_thread.run_sync(
+            lambda: on_terminal([*argv, "--json"], cwd=tmp_path, env=_env(queue_name))
+        )
+        piped = await trio.run_process(argv, cwd=tmp_path, env=_env(queue_name), capture_stdout=True)
+
+    rows = [r for r in screen(table, columns=COLUMNS, lines=LINES) if r]
+    assert (code, json_code) == (0, 0)
+    assert rows[:1] + [r.split()[0] for r in rows[1:5]] == [
+        f"smstrio stats  queue {queue_name}",
+        "progress",
+        "counts",
+        "queue",
+        "rate/s",
+    ]
+    assert set(json.loads(as_json)) == set(json.loads(piped.stdout)) == SNAPSHOT_KEYS
