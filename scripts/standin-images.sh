@@ -17,7 +17,7 @@
 #   scripts/standin-images.sh                 # about 3 minutes and 300 MB in $WORK (default /tmp/standin)
 #   CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt scripts/standin-images.sh
 # CA_BUNDLE: where HTTPS passes through a proxy with its own CA, that bundle goes into the Python
-# image (with SSL_CERT_FILE and UV_NATIVE_TLS=1), so that uv in the image's build can reach PyPI.
+# image (with SSL_CERT_FILE and UV_SYSTEM_CERTS=1), so that uv in the image's build can reach PyPI.
 # Remove $WORK afterwards; `docker image rm` the four names to drop the stand-ins.
 set -eu
 work=${WORK:-/tmp/standin}
@@ -51,7 +51,7 @@ ca_hook=true
 python_env=""
 if [ -n "${CA_BUNDLE:-}" ]; then
   ca_hook="cp '$CA_BUNDLE' \"\$1/etc/ssl/certs/ca-certificates.crt\""
-  python_env="ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt UV_NATIVE_TLS=1"
+  python_env="ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt UV_SYSTEM_CERTS=1"
 fi
 mmdebstrap --variant=minbase \
   --include=python3,rabbitmq-server,redis-server,redis-tools,ca-certificates \
