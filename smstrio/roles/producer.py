@@ -2,8 +2,8 @@
 
 A message counts as produced only once the broker confirmed it; each confirmed
 window is added to ``produced`` before the next is published. A message the broker
-refuses (nack) is published again under the same id, up to ``PUBLISH_ATTEMPTS``
-times; after a lost connection the producer reconnects with backoff and publishes
+refuses (nack) is published again under the same id on a new connection, up to
+``PUBLISH_ATTEMPTS`` times; after a lost connection the producer reconnects with backoff and publishes
 the unconfirmed messages of the window again under the same ids. Both stores and
 consumers count each id once, so a repeat can never be counted twice.
 """
@@ -30,7 +30,9 @@ from smstrio.roles.redeclare import declare_again
 
 log = logging.getLogger(__name__)
 
-PUBLISH_ATTEMPTS = 3
+PUBLISH_ATTEMPTS = 10
+"""Publishes of a refused message before the producer gives up, ``refusal_delay`` apart: about 20 s in all,
+as long as a quorum queue may refuse publishes while its nodes elect a new leader after one died."""
 RECONNECT_TIMEOUT_S = 10.0
 
 
@@ -86,12 +88,7 @@ async def run_producer(
                     error=str(exc),
                     unconfirmed=len(pending),
                 )
-                await retry(
-                    functools.partial(_reconnect, broker, queue, store),
-                    what="reconnecting to the broker",
-                    errors=(BrokerError,),
-                    attempt_timeout=RECONNECT_TIMEOUT_S,
-                )
+                await _reconnect(broker, queue, store)
                 continue
             confirmed_seqs = [m.seq for m, ok in zip(pending, flags, strict=True) if ok]
             if confirmed_seqs:
@@ -111,6 +108,11 @@ async def run_producer(
                         f"the broker refused {len(pending)} messages {PUBLISH_ATTEMPTS} times; "
                         f"{confirmed} were confirmed"
                     )
+                # A new connection too: RabbitMQ 3.10 goes on refusing every publish on a channel that
+                # published to a quorum queue while it elected a new leader (seen for 20 s and more).
+                event(log, "the broker refused messages", level=logging.WARNING, refused=len(pending), times=refusals)
+                await trio.sleep(refusal_delay(refusals))
+                await _reconnect(broker, queue, store)
     seconds = trio.current_time() - started
     return ProduceSummary(
         queue=queue,
@@ -122,6 +124,16 @@ async def run_producer(
     )
 
 
+def refusal_delay(refusals: int) -> float:
+    """Seconds before publishing refused messages again: 0.1 s after the first refusal, doubling up to 5 s."""
+    return min(5.0, 0.1 * 2.0 ** (refusals - 1))
+
+
 async def _reconnect(broker: Broker, queue: str, store: StatsStore) -> None:
-    await broker.reconnect()
-    await declare_again(broker, queue, store)
+    """A new connection (to the next node of a list) and the queue declared again, retried with backoff."""
+
+    async def attempt() -> None:
+        await broker.reconnect()
+        await declare_again(broker, queue, store)
+
+    await retry(attempt, what="reconnecting to the broker", errors=(BrokerError,), attempt_timeout=RECONNECT_TIMEOUT_S)

@@ -15,7 +15,7 @@ from smstrio.core.config import Common, ProducerSettings
 from smstrio.core.errors import BrokerError, PublishError
 from smstrio.core.message import decode, format_message_id, parse_message_id
 from smstrio.ports import Outgoing
-from smstrio.roles.producer import PUBLISH_ATTEMPTS, ProduceSummary, run_producer
+from smstrio.roles.producer import PUBLISH_ATTEMPTS, ProduceSummary, refusal_delay, run_producer
 
 
 @dataclass
@@ -108,16 +108,21 @@ async def test_nacked_messages_republished_under_same_ids(autojump_clock: MockCl
     assert (summary.published, summary.confirmed) == (2500 + len(refused), 2500)
     retries = [batch for batch in broker.batches if len(batch) < 500]
     assert sorted(parse_message_id(m)[1] for batch in retries for m in batch) == sorted(refused)
-    assert summary.seconds == 6.0  # three windows, each published twice
+    assert summary.seconds == 6.3  # three windows, each published twice, 0.1 s after its refusal
 
 
 async def test_always_nacked_raises_publish_error(autojump_clock: MockClock, queue_name: str) -> None:
-    """A message the broker always refuses raises PublishError; produced counts only the confirmed ones."""
+    """A message the broker always refuses raises PublishError after PUBLISH_ATTEMPTS publishes, 0.1 s apart
+    doubling up to 5 s; produced counts only the confirmed ones."""
     broker = ScriptedBroker(nack_always={5})
     store = MemoryStore(clock=trio.current_time)
 
-    with pytest.raises(PublishError, match="refused 1 messages 3 times; 7 were confirmed"):
+    started = trio.current_time()
+    with pytest.raises(PublishError, match="refused 1 messages 10 times; 7 were confirmed"):
         await run_producer(_settings(queue_name, 10, 4), broker, store, rng=random.Random(7))
+    waited = 0.1 + 0.2 + 0.4 + 0.8 + 1.6 + 3.2 + 5 * 3
+    assert sum(refusal_delay(n) for n in range(1, PUBLISH_ATTEMPTS)) == pytest.approx(waited)
+    assert trio.current_time() - started == pytest.approx(1 + PUBLISH_ATTEMPTS + waited)  # each publish takes 1 s
 
     assert store.totals.produced == 7
     assert len(_queued(broker, queue_name)) == 7

@@ -42,7 +42,8 @@ async def _declare_classic(queue: str) -> str:
 async def test_produce_and_send_on_a_quorum_queue(
     broker: AmqpBroker, store: RedisStore, queue_name: str, tmp_path: Path
 ) -> None:
-    """--queue-type quorum: the queue is a quorum queue with a delivery limit, and every message is counted once."""
+    """--queue-type quorum: the queue (and its .retry and .dead) are quorum queues, the queue with a delivery
+    limit, and every message is counted once."""
     smstrio = Smstrio(queue_name, AMQP_URL, REDIS_URL, tmp_path)
     assert (await smstrio.run("produce", "500", *QUORUM)).returncode == 0
     sender = ("send", "--workers", "20", "--mean", "0", "--failure-rate", "0.2", "--until-empty", *QUORUM)
@@ -56,9 +57,11 @@ async def test_produce_and_send_on_a_quorum_queue(
             listed = await trio.run_process(
                 ["rabbitmqctl", "list_queues", "name", "type", "arguments", "--quiet"], capture_stdout=True
             )
-        row = next(line for line in listed.stdout.decode().splitlines() if line.startswith(f"{queue_name}\t"))
-        assert row.split("\t")[1] == "quorum"
-        assert f'{{"x-delivery-limit",{QUORUM_DELIVERY_LIMIT}}}' in row
+        rows = {line.split("\t")[0]: line for line in listed.stdout.decode().splitlines()}
+        assert rows[queue_name].split("\t")[1] == "quorum"
+        assert f'{{"x-delivery-limit",{QUORUM_DELIVERY_LIMIT}}}' in rows[queue_name]
+        # its companions are replicated too, so that they outlive a node of a cluster
+        assert [rows[f"{queue_name}{suffix}"].split("\t")[1] for suffix in (".retry", ".dead")] == ["quorum"] * 2
 
 
 async def test_queue_type_mismatch_is_one_clear_line(broker: AmqpBroker, queue_name: str, tmp_path: Path) -> None:

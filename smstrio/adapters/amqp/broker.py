@@ -142,6 +142,8 @@ class AmqpBroker:
                 continue
             self._next = (index + 1) % len(self._nodes)
             await self._open_channels(connection)
+            if len(self._nodes) > 1:
+                event(log, "connected to a broker node", node=self._url, failed=len(failures))
             return
         if len(failures) == 1:
             raise BrokerError(f"cannot connect to RabbitMQ at {failures[0]}")
@@ -228,9 +230,7 @@ class AmqpBroker:
 
     async def declare(self, queue: str) -> None:
         consume, _ = self._channels()
-        await self._call(
-            "declare the queues", topology.declare, consume, queue, topology.queue_arguments(queue, self._queue_type)
-        )
+        await self._call("declare the queues", topology.declare, consume, queue, self._queue_type)
 
     async def exists(self, queue: str) -> bool:
         if self._connection is None:
@@ -315,9 +315,7 @@ class AmqpBroker:
 
     async def queue_info(self, queue: str) -> QueueInfo:
         consume, _ = self._channels()
-        info: QueueInfo = await self._call(
-            "count the queue", topology.info, consume, queue, topology.queue_arguments(queue, self._queue_type)
-        )
+        info: QueueInfo = await self._call("count the queue", topology.info, consume, queue, self._queue_type)
         return info
 
     async def delete(self, queue: str) -> None:

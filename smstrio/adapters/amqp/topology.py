@@ -74,17 +74,31 @@ def queue_arguments(queue: str, queue_type: str = "classic") -> Arguments:
     return arguments
 
 
-def retry_queue_arguments(queue: str) -> Arguments:
-    """``<queue>.retry`` holds each message until its expiration, then dead-letters it back to ``queue``."""
-    return {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue}
+def retry_queue_arguments(queue: str, queue_type: str = "classic") -> Arguments:
+    """``<queue>.retry`` holds each message until its expiration, then dead-letters it back to ``queue``.
+
+    Beside a quorum queue it is a quorum queue too (RabbitMQ 3.10 and later expire their messages), as is
+    ``<queue>.dead``: a classic queue lives on one node, and once that node is down declaring it fails.
+    """
+    arguments: FieldTable = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue}
+    return arguments | _typed(queue_type)
 
 
-async def declare(channel: aiormq.abc.AbstractChannel, queue: str, arguments: Arguments) -> None:
+def dead_queue_arguments(queue_type: str = "classic") -> Arguments:
+    """``<queue>.dead``: no arguments, but its type beside a quorum queue (see :func:`retry_queue_arguments`)."""
+    return _typed(queue_type) or None
+
+
+def _typed(queue_type: str) -> FieldTable:
+    return {"x-queue-type": "quorum"} if queue_type == "quorum" else {}
+
+
+async def declare(channel: aiormq.abc.AbstractChannel, queue: str, queue_type: str) -> None:
     await channel.exchange_declare(DEAD_LETTER_EXCHANGE, exchange_type="direct", durable=True)
-    await channel.queue_declare(f"{queue}.dead", durable=True)
-    await channel.queue_declare(f"{queue}.retry", durable=True, arguments=retry_queue_arguments(queue))
+    await channel.queue_declare(f"{queue}.dead", durable=True, arguments=dead_queue_arguments(queue_type))
+    await channel.queue_declare(f"{queue}.retry", durable=True, arguments=retry_queue_arguments(queue, queue_type))
     await channel.queue_bind(f"{queue}.dead", DEAD_LETTER_EXCHANGE, routing_key=queue)
-    await channel.queue_declare(queue, durable=True, arguments=arguments)
+    await channel.queue_declare(queue, durable=True, arguments=queue_arguments(queue, queue_type))
 
 
 async def delete(channel: aiormq.abc.AbstractChannel, queue: str) -> None:
@@ -152,9 +166,11 @@ async def requeue_dead(
     return moved
 
 
-async def info(channel: aiormq.abc.AbstractChannel, queue: str, arguments: Arguments) -> QueueInfo:
-    ready = await channel.queue_declare(queue, durable=True, arguments=arguments)
-    waiting = await channel.queue_declare(f"{queue}.retry", durable=True, arguments=retry_queue_arguments(queue))
+async def info(channel: aiormq.abc.AbstractChannel, queue: str, queue_type: str) -> QueueInfo:
+    ready = await channel.queue_declare(queue, durable=True, arguments=queue_arguments(queue, queue_type))
+    waiting = await channel.queue_declare(
+        f"{queue}.retry", durable=True, arguments=retry_queue_arguments(queue, queue_type)
+    )
     return QueueInfo(
         depth=(ready.message_count or 0) + (waiting.message_count or 0), consumers=ready.consumer_count or 0
     )
