@@ -85,7 +85,7 @@ class Suite:
           could publish;
         - ``plain``: aiormq on plain asyncio, confirms, acks one by one.
         """
-        url = ["--amqp-url", self.s.common.amqp_url]
+        url = ["--amqp-url", self.s.common.amqp_urls[0]]  # pika and plain aiormq take one node: the first
         n = str(self.s.reference_messages)
         redis = ["--redis-url", self.s.common.redis_url]
         older = "smstrio.bench.older"

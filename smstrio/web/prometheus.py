@@ -96,6 +96,9 @@ def render(snap: StatsSnapshot) -> str:
     family("smstrio_consumers", "gauge", "Consumers on the queue, one per sender process (no sample when unknown).")
     if snap.consumers is not None:
         out.append(f"smstrio_consumers{{{queue}}} {snap.consumers}")
+    family("smstrio_missing", "gauge", "Confirmed, never counted, once the queue is drained (no sample before).")
+    if snap.missing is not None:
+        out.append(f"smstrio_missing{{{queue}}} {snap.missing}")
     family("smstrio_senders", "gauge", "Live sender processes.")
     out.append(f"smstrio_senders{{{queue}}} {len(snap.senders)}")
     _limits(snap, queue, family, out)

@@ -86,11 +86,21 @@ def test_render_gives_the_queue_depth_and_consumers_as_gauges() -> None:
     assert [(s.labels, s.value) for s in families["smstrio_consumers"].samples] == [({"queue": "q"}, 3)]
 
 
+def test_render_gives_missing_once_the_queue_is_drained() -> None:
+    """smstrio_missing is a gauge of what audit finds missing, sampled only once the queue is drained."""
+    view = StoreView(totals=Totals(produced=10, sent=6), recent=())
+    drained = _families(render(snapshot("q", view, queue_depth=0, now=0.0)))
+    waiting = _families(render(snapshot("q", view, queue_depth=1, now=0.0)))
+    assert [(s.labels, s.value) for s in drained["smstrio_missing"].samples] == [({"queue": "q"}, 4)]
+    assert waiting["smstrio_missing"].samples == []
+
+
 def test_render_leaves_out_an_unknown_queue_depth() -> None:
-    """Without a queue depth or consumer count the gauges have no sample, and the text still parses."""
+    """Without a queue depth or consumer count the gauges have no sample (nor missing), and the text still parses."""
     families = _families(render(snapshot("q", StoreView(totals=Totals(), recent=()), queue_depth=None, now=0.0)))
     assert families["smstrio_queue_depth"].samples == []
     assert families["smstrio_consumers"].samples == []
+    assert families["smstrio_missing"].samples == []
     assert families["smstrio_service_time_seconds"].samples[-1].value == 0
 
 
