@@ -212,10 +212,13 @@ class Sender:
                 while True:  # under a limit: take a delivery only once its turn has come
                     try:
                         delivery = await self._throttle.receive(deliveries)
+                        self._received += 1
+                        outcome = await attempt(delivery, self._gateway, self.settings)
+                        results.send_nowait(outcome)
                     except trio.EndOfChannel:
                         return
-                    self._received += 1
-                    await results.send(await attempt(delivery, self._gateway, self.settings))
+                    except trio.WouldBlock:  # the recorder is busy: wait for room
+                        await results.send(outcome)
 
     async def _record(self, results: trio.MemoryReceiveChannel[Result]) -> None:
         """Store each batch of outcomes in one atomic step, then acknowledge the batch.

@@ -95,26 +95,33 @@ class Throttle:
         return delivery
 
     async def _turn(self) -> float:
-        """Take this worker's next slot of each limit, waiting for it under the gate; return when it was due."""
+        """Take this worker's next slot of each limit, waiting for it if need be; return when it was due."""
         due = self._take_if_due()  # whoever holds the gate waits for a later slot, not for this one
-        while due is None and self._fleet is not None and not self._slots:
-            await self._refill(waiting=True)
-            due = self._take_if_due()
         if due is None:
-            async with self._gate:
-                asked = due = trio.current_time()
-                if self._local is not None:
-                    self._tat_us, due_us = next_slot(self._tat_us, round(due * 1e6), self._local)
-                    due = due_us / 1e6
-                    await _until(due)
-                if self._fleet is not None:
-                    fleet_due = await self._fleet_slot()
-                    await _until(fleet_due)
-                    due = max(due, fleet_due)
-                self._waited_us += round((trio.current_time() - asked) * 1e6)
-        elif self._fleet is not None and len(self._slots) < self._want // 2 and self._refilling is None:
+            return await self._wait_for_turn()
+        if self._fleet is not None and len(self._slots) < self._want // 2 and self._refilling is None:
             await self._refill(waiting=False)  # before the slots run out, so that no worker waits for it
         return due
+
+    async def _wait_for_turn(self) -> float:
+        """Wait for fleet slots if none is left, then, one worker at a time, until the next slots are due."""
+        while self._fleet is not None and not self._slots:
+            await self._refill(waiting=True)
+            due = self._take_if_due()
+            if due is not None:
+                return due
+        async with self._gate:
+            asked = due = trio.current_time()
+            if self._local is not None:
+                self._tat_us, due_us = next_slot(self._tat_us, round(due * 1e6), self._local)
+                due = due_us / 1e6
+                await _until(due)
+            if self._fleet is not None:
+                fleet_due = await self._fleet_slot()
+                await _until(fleet_due)
+                due = max(due, fleet_due)
+            self._waited_us += round((trio.current_time() - asked) * 1e6)
+            return due
 
     def _take_if_due(self) -> float | None:
         """Take the next slot of each limit if all have come (within ``EARLY_S``) and return when; else take none.
@@ -123,28 +130,24 @@ class Throttle:
         """
         now = trio.current_time()
         due = now
+        slots = self._slots
         if self._fleet is not None:
-            self._drop_stale()
-            if not self._slots or self._slots[0] > now + EARLY_S:
+            while slots and slots[0] < now - STALE_S:
+                slots.popleft()
+            if not slots or slots[0] > now + EARLY_S:
                 return None
-            due = self._slots[0]
+            due = slots[0]
         if self._local is not None:
             tat_us, due_us = next_slot(self._tat_us, round(now * 1e6), self._local)
-            if due_us / 1e6 > now + EARLY_S:
+            if due_us > (now + EARLY_S) * 1e6:
                 return None
             self._tat_us, due = tat_us, max(due, due_us / 1e6)
         if self._fleet is not None:
-            self._slots.popleft()
+            slots.popleft()
         return due
-
-    def _drop_stale(self) -> None:
-        stale = trio.current_time() - STALE_S
-        while self._slots and self._slots[0] < stale:
-            self._slots.popleft()
 
     async def _fleet_slot(self) -> float:
         """The time the next fleet slot is due, asking the store for more when none is left."""
-        self._drop_stale()
         while not self._slots:
             await self._refill(waiting=False)  # the gate holder's wait counts it
         return self._slots.popleft()
