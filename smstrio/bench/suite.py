@@ -25,6 +25,7 @@ from pathlib import Path
 
 import trio
 
+from smstrio.bench.gateway import http_gateway
 from smstrio.bench.limiter import limiter_cost
 from smstrio.bench.report import Report, Result
 from smstrio.bench.scenarios import Bench
@@ -33,7 +34,7 @@ from smstrio.core.logs import event
 
 log = logging.getLogger(__name__)
 
-SCENARIOS = ("publish", "pipeline", "concurrency", "end-to-end", "limiter")
+SCENARIOS = ("publish", "pipeline", "concurrency", "end-to-end", "limiter", "http")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +53,10 @@ class BenchSettings:
     reference_messages: int = 20_000
     limiter_messages: int = 40_000
     """Messages of each of the limiter scenario's four drains."""
+    http_messages: int = 20_000
+    """Messages the http scenario sends through the HTTP gateway to the local mock."""
+    http_workers: int = 200
+    """Workers of the http scenario's sender: requests in flight, as many connections."""
     references: bool = True
     only: tuple[str, ...] = SCENARIOS
 
@@ -239,6 +244,10 @@ class Suite:
         """One sender with and without a fleet limit far above its rate (:mod:`smstrio.bench.limiter`)."""
         self.results.append(await limiter_cost(self.bench, self.s.limiter_messages, self.s.workers))
 
+    async def http(self) -> None:
+        """One sender through the HTTP gateway against the local mock SMS API (:mod:`smstrio.bench.gateway`)."""
+        self.results.append(await http_gateway(self.bench, self.s.http_messages, self.s.http_workers))
+
 
 async def run_bench(settings: BenchSettings) -> Report:
     """Run the selected scenarios; every queue and statistic they made is deleted afterwards."""
@@ -254,6 +263,7 @@ async def run_bench(settings: BenchSettings) -> Report:
             ("concurrency", suite.concurrency, "concurrency" in only),
             ("end to end", suite.end_to_end, "end-to-end" in only),
             ("limiter", suite.limiter, "limiter" in only),
+            ("http", suite.http, "http" in only),
         )
         try:
             for name, stage, wanted in stages:

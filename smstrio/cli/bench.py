@@ -26,6 +26,8 @@ def bench(
     e2e_messages: int = 100_000,
     reference_messages: int = 20_000,
     limiter_messages: int = 40_000,
+    http_messages: int = 20_000,
+    http_workers: int = 200,
     references: bool = True,
     json_output: Annotated[bool, Parameter(name="--json")] = False,
     flags: ServiceFlags = DEFAULT_FLAGS,
@@ -38,7 +40,7 @@ def bench(
     Parameters
     ----------
     only
-        Run only these scenarios (repeatable): publish, pipeline, concurrency, end-to-end, limiter.
+        Run only these scenarios (repeatable): publish, pipeline, concurrency, end-to-end, limiter, http.
     messages
         Messages for the publish and sender-pipeline scenarios.
     workers
@@ -55,6 +57,10 @@ def bench(
         Messages for each reference (the older project's design; aiormq on plain asyncio).
     limiter_messages
         Messages of each of the four drains of the limiter scenario (one sender with and without a fleet limit).
+    http_messages
+        Messages the http scenario sends through the HTTP gateway to a local mock SMS API.
+    http_workers
+        Workers (and connections) of the http scenario's sender.
     references
         Measure the references, for the ratios (--no-references skips them).
     json_output
@@ -80,6 +86,8 @@ def bench(
         e2e_messages=e2e_messages,
         reference_messages=reference_messages,
         limiter_messages=limiter_messages,
+        http_messages=http_messages,
+        http_workers=http_workers,
         references=references,
         only=chosen,
     )

@@ -47,7 +47,7 @@ def test_a_small_bench_runs_every_scenario_exactly_and_cleans_up() -> None:
     """A scaled-down run measures every scenario and reference, counts exactly, and leaves no queue or key."""
     args = ["--messages", "400", "--workers", "20", "--concurrency-workers", "100", "--concurrency-mean", "0.05"]
     args += ["--concurrency-messages", "400", "--e2e-messages", "600", "--reference-messages", "200"]
-    args += ["--limiter-messages", "400"]
+    args += ["--limiter-messages", "400", "--http-messages", "400", "--http-workers", "20"]
     done = subprocess.run(
         [sys.executable, "-m", "smstrio", "bench", *args, "--json", "--amqp-url", AMQP_URL, "--redis-url", REDIS_URL],
         capture_output=True,
@@ -61,7 +61,7 @@ def test_a_small_bench_runs_every_scenario_exactly_and_cleans_up() -> None:
     # services); which exit code it gives does not: 0 when every target was met, 1 when one was missed.
     assert done.returncode == (EXIT_OK if report["all_targets_met"] else EXIT_FAILURE), done.stderr
     results = {r["scenario"]: r for r in report["results"]}
-    assert len(results) == 7
+    assert len(results) == 8
     assert all(r["extra"]["exact"] for r in results.values() if "exact" in r["extra"])
     # Measured rates in real time: only that a ratio was taken.
     assert results["publish, persistent, confirmed"]["ratio"] > 0
