@@ -100,7 +100,7 @@ EVENT_WIDTH = 16
 """Console lines pad the event name to this width, so the fields of short events line up."""
 CONSOLE_FIELDS: dict[str, tuple[str, ...]] = {
     "stats": ("processed", "sent", "failed", "queue_depth", "rate_1s", "eta_s"),
-    "summary": ("sent", "failed", "retried", "in_flight", "rate_per_s", "processes", "restarts"),
+    "summary": ("sent", "failed", "retried", "in_flight", "rate_per_s", "limit_wait_s", "processes", "restarts"),
     "stopped": ("sent", "failed", "invalid", "duplicates", "retried"),
     "simulated": ("sent", "failed", "duration_s", "passed"),
 }

@@ -291,6 +291,7 @@ class Sender:
                 in_flight=st.received - st.settled,
                 buffered=st.buffered,
                 rate_per_s=round((st.settled - settled) / (now - at), 1),
+                limit_wait_s=st.limit_wait_s if self._throttle is not None else None,
             )
             settled, at = st.settled, now
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 
+import pytest
 import trio
 from trio.testing import MockClock
 
@@ -105,3 +107,20 @@ async def test_turns_held_through_a_quiet_spell_make_no_burst(autojump_clock: Mo
         sender.stop()
     assert _gaps(gateway.started_at) == [0.1] * 19
     assert gateway.started_at[0] == 5.0
+
+
+async def test_a_limited_senders_summary_says_how_long_its_sends_waited(
+    autojump_clock: MockClock, queue_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under --rate-limit 1 with 4 workers free, each summary line carries the time sends waited so far."""
+    caplog.set_level(logging.INFO, logger="smstrio.roles.sender")
+    broker, store = MemoryBroker(), MemoryStore(clock=trio.current_time)
+    await _publish(broker, queue_name, 20)
+    settings = _settings(queue_name, workers=4, mean=0.1, rate_limit=1.0, summary_interval=5.25)
+    async with trio.open_nursery() as nursery:
+        sender: Sender = await nursery.start(run_sender, settings, broker, store, _simulated(settings))
+        await trio.sleep(10.75)
+        sender.stop()
+    summaries = [getattr(r, "fields", {}) for r in caplog.records if r.getMessage() == "summary"]
+    # turns at 0, 1, 2, ... s, each after the first waiting 1 s: 5 by 5.25 s, 10 by 10.5 s
+    assert [(s["sent"], s["limit_wait_s"]) for s in summaries] == [(6, 5.0), (11, 10.0)]
