@@ -12,7 +12,9 @@ from trio.testing import MockClock
 
 from smstrio.adapters.memory import MemoryBroker, MemoryStore
 from smstrio.core.distributions import Distribution
+from smstrio.core.errors import StoreError
 from smstrio.core.message import Sms
+from smstrio.core.ratelimit import Gcra, Grant
 from smstrio.ports import Gateway
 from smstrio.roles.sender import Sender, run_sender
 from tests.component.test_sender import _publish, _settings, _simulated
@@ -124,3 +126,34 @@ async def test_a_limited_senders_summary_says_how_long_its_sends_waited(
     summaries = [getattr(r, "fields", {}) for r in caplog.records if r.getMessage() == "summary"]
     # turns at 0, 1, 2, ... s, each after the first waiting 1 s: 5 by 5.25 s, 10 by 10.5 s
     assert [(s["sent"], s["limit_wait_s"]) for s in summaries] == [(6, 5.0), (11, 10.0)]
+
+
+class FlakyLimiter:
+    """The store's fleet limit, unavailable for its first ``failures`` grants."""
+
+    def __init__(self, store: MemoryStore, failures: int) -> None:
+        self._store = store
+        self.failures = failures
+
+    async def reserve_slots(self, want: int, limit: Gcra, horizon_us: int) -> Grant:
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("Redis at redis://x failed to reserve slots: connection refused")
+        return await self._store.reserve_slots(want, limit, horizon_us)
+
+
+async def test_a_fleet_limit_out_of_reach_holds_the_sends_back_until_it_answers(
+    autojump_clock: MockClock, queue_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the store cannot grant fleet slots, nothing is sent and nothing lost; once it answers, all go out."""
+    broker, store = MemoryBroker(), MemoryStore(clock=trio.current_time)
+    await _publish(broker, queue_name, 30)
+    settings = _settings(queue_name, workers=4, mean=0.1, fleet_rate_limit=100.0, until_empty=True)
+    limiter = FlakyLimiter(store, failures=3)
+    gateway = StartsGateway(_simulated(settings))
+    with trio.fail_after(60):
+        await run_sender(settings, broker, store, gateway, fleet=limiter)
+    assert (limiter.failures, store.totals.sent, store.totals.duplicates) == (0, 30, 0)
+    # the retries' backoff came first: three failed grants wait 0.05-0.1, 0.1-0.2 and 0.2-0.4 s (unseeded jitter)
+    assert min(gateway.started_at) >= 0.35
+    assert "reserving fleet slots failed; retrying" in caplog.messages
