@@ -75,6 +75,7 @@ async def test_a_cluster_losing_a_node_under_each_role_counts_every_message_once
         producer = await smstrio.start("produce", str(MESSAGES), "--window", "500")
         first = await _node_of(logs / "001-produce.log", cluster)
         await _until(store, "produced", MESSAGES // 4)
+        producer_killed_at = time.time()
         await trio.to_thread.run_sync(first.kill)
         assert await producer.wait() == 0
         await trio.to_thread.run_sync(first.start)  # back on its data: it rejoins, so that two of three stay up
@@ -92,6 +93,8 @@ async def test_a_cluster_losing_a_node_under_each_role_counts_every_message_once
 
     producer_log = logs / "001-produce.log"
     assert len(_events(producer_log, "lost the broker; reconnecting")) >= 1
+    moved = [e["ts"] for e in _events(producer_log, "connected to a broker node") if e["ts"] > producer_killed_at]
+    record_property("producer_failover_s", round(moved[0] - producer_killed_at, 2))  # SIGKILL to a new node
     assert failover, "a sender on the killed node reconnects to another"
     record_property("sender_failover_s", round(min(failover) - killed_at, 2))  # SIGKILL to consuming again
     data = stats(await smstrio.run("stats"))
