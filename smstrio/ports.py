@@ -52,6 +52,10 @@ class Retry:
     delay_s: float
 
 
+DEAD_REASON_CHARS = 500
+"""A dead letter keeps the first this many characters of its reason (an AMQP header value)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """A message that could not be processed, with the reason it goes to the dead-letter queue."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import trio
 
-from smstrio.ports import Broker, DeadLetter, Delivery, Outgoing, QueueInfo, Retry
+from smstrio.ports import DEAD_REASON_CHARS, Broker, DeadLetter, Delivery, Outgoing, QueueInfo, Retry
 from tests.contract.world import World
 
 SETTLE_S = 0.3
@@ -133,6 +133,13 @@ async def test_dead_letters_are_listed_with_their_reasons(broker: Broker, queue_
     assert await broker.dead_letters(queue_name, 1) == letters[:1]
     assert await broker.dead_letters(queue_name, 10) == letters
     assert await broker.queue_info(queue_name) == QueueInfo(depth=0, consumers=0)
+
+
+async def test_a_long_dead_letter_reason_keeps_its_first_500_characters(broker: Broker, queue_name: str) -> None:
+    """A reason longer than DEAD_REASON_CHARS comes back cut to that many characters, on both adapters."""
+    reason = "why " * 200
+    await broker.dead_letter(queue_name, [DeadLetter(b"junk", "x-1", reason)])
+    assert await broker.dead_letters(queue_name, 1) == [DeadLetter(b"junk", "x-1", reason[:DEAD_REASON_CHARS])]
 
 
 async def test_requeue_dead_moves_dead_letters_back(broker: Broker, queue_name: str) -> None:

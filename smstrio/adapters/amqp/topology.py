@@ -21,7 +21,7 @@ from pamqp.common import Arguments, FieldTable
 
 from smstrio.adapters.amqp.frames import Publication, publish_batch
 from smstrio.core.errors import BrokerError
-from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Outgoing, QueueInfo, Retry
+from smstrio.ports import ATTEMPT_HEADER, DEAD_REASON_CHARS, DeadLetter, Outgoing, QueueInfo, Retry
 
 DEAD_LETTER_EXCHANGE = "smstrio.dead-letter"
 REASON_HEADER = "x-smstrio-reason"
@@ -204,7 +204,7 @@ async def dead_letter_all(channel: aiormq.abc.AbstractChannel, queue: str, lette
                 queue,
                 x.body,
                 spec.Basic.Properties(
-                    delivery_mode=2, headers={REASON_HEADER: x.reason[:500]}, message_id=x.message_id
+                    delivery_mode=2, headers={REASON_HEADER: x.reason[:DEAD_REASON_CHARS]}, message_id=x.message_id
                 ),
                 exchange=DEAD_LETTER_EXCHANGE,
             )

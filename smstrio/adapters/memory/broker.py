@@ -17,7 +17,7 @@ from typing import NoReturn
 import trio
 
 from smstrio.core.errors import BrokerError
-from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, QueueInfo, Retry
+from smstrio.ports import ATTEMPT_HEADER, DEAD_REASON_CHARS, DeadLetter, Delivery, Outgoing, QueueInfo, Retry
 
 _REDELIVERED = "x-memory-redelivered"
 """How the twin marks a message it gave back to its queue (RabbitMQ keeps this flag beside the message,
@@ -171,7 +171,8 @@ class MemoryBroker:
     async def dead_letter(self, queue: str, letters: Sequence[DeadLetter]) -> None:
         self._check()
         await trio.lowlevel.checkpoint()
-        self._ready(f"{queue}.dead").extend((x.message_id, x.body, {"x-smstrio-reason": x.reason}) for x in letters)
+        dead = self._ready(f"{queue}.dead")
+        dead.extend((x.message_id, x.body, {"x-smstrio-reason": x.reason[:DEAD_REASON_CHARS]}) for x in letters)
 
     async def dead_letters(self, queue: str, limit: int) -> list[DeadLetter]:
         self._check()
