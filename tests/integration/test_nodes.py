@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import random
+import signal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import trio
 
 from smstrio.adapters.amqp.broker import AmqpBroker
+from smstrio.adapters.redis.store import RedisStore
 from smstrio.cli import EXIT_UNAVAILABLE, main
 from smstrio.core.config import redact
 from smstrio.core.errors import BrokerError
-from smstrio.testing import AMQP_URL, free_port
+from smstrio.testing import AMQP_URL, REDIS_URL, Smstrio, free_port
 from tests.faultkit import TcpProxy
 
 
@@ -79,3 +84,43 @@ async def test_a_lost_node_is_followed_by_the_next(bridge: None, queue_name: str
             finally:
                 await broker.aclose()
             nursery.cancel_scope.cancel()
+
+
+def _events(smstrio: Smstrio, name: str) -> list[dict[str, Any]]:
+    """The log lines of event ``name`` the commands wrote so far (a line still being written is left out)."""
+    found = []
+    for line in smstrio.log_text().splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if isinstance(record, dict) and record.get("event") == name:
+                found.append(record)
+    return found
+
+
+@pytest.mark.services
+async def test_a_monitor_follows_the_next_node(
+    broker: AmqpBroker, store: RedisStore, queue_name: str, tmp_path: Path
+) -> None:
+    """A monitor whose node is lost reconnects to the next node of the list and goes on with the queue's depth."""
+    target = urlsplit(AMQP_URL).port or 5672
+    proxies = [TcpProxy(target), TcpProxy(target)]
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            ports = [await nursery.start(p.run) for p in proxies]
+            smstrio = Smstrio(queue_name, ",".join(_node(p) for p in ports), REDIS_URL, tmp_path)
+            monitor = await smstrio.start("monitor", "--interval", "0.2", "--port", "0", "--json")
+            while not (connected := _events(smstrio, "connected to a broker node")):  # noqa: ASYNC110 - a log
+                await trio.sleep(0.05)
+            first = ports.index(urlsplit(connected[0]["node"]).port or 0)
+            assert proxies[first].cut() == 1
+            while not _events(smstrio, "reconnected to the broker"):  # noqa: ASYNC110 - reads a log file
+                await trio.sleep(0.05)
+            seen = len(_events(smstrio, "stats"))
+            while len(_events(smstrio, "stats")) == seen:  # noqa: ASYNC110 - reads a log file
+                await trio.sleep(0.05)
+            monitor.send_signal(signal.SIGINT)
+            await monitor.wait()
+            nursery.cancel_scope.cancel()
+    moved = [urlsplit(e["node"]).port for e in _events(smstrio, "connected to a broker node")]
+    assert moved == [ports[first], ports[1 - first]]
+    assert _events(smstrio, "stats")[seen]["queue_depth"] == 0
