@@ -43,13 +43,15 @@ async def test_produce_and_send_on_a_quorum_queue(
     broker: AmqpBroker, store: RedisStore, queue_name: str, tmp_path: Path
 ) -> None:
     """--queue-type quorum: the queue (and its .retry and .dead) are quorum queues, the queue with a delivery
-    limit, and every message is counted once."""
+    limit; failed sends come back through the quorum .retry, and every message is counted once."""
     smstrio = Smstrio(queue_name, AMQP_URL, REDIS_URL, tmp_path)
     assert (await smstrio.run("produce", "500", *QUORUM)).returncode == 0
     sender = ("send", "--workers", "20", "--mean", "0", "--failure-rate", "0.2", "--until-empty", *QUORUM)
-    assert (await smstrio.run(*sender)).returncode == 0
+    retries = ("--max-attempts", "2", "--retry-delay", "0.05")  # through <queue>.retry, a quorum queue too
+    assert (await smstrio.run(*sender, *retries)).returncode == 0
     data = stats(await smstrio.run("stats", *QUORUM))
     assert (data["produced"], data["sent"] + data["failed"], data["queue_depth"]) == (500, 500, 0)
+    assert data["retried"] > 0
     refusal = await _declare_classic(queue_name)
     assert "inequivalent arg 'x-queue-type'" in refusal
     if shutil.which("rabbitmqctl"):
