@@ -4,7 +4,7 @@
 ``services``, ``audit``, ``gateway``, ``simulation``, ``planning`` and ``bench`` registers their commands on it.
 """
 
-from smstrio.cli import audit, bench, gateway, planning, services, simulation
+from smstrio.cli import audit, bench, gateway, planning, services, simulation, watching
 from smstrio.cli._app import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -29,4 +29,5 @@ __all__ = [
     "planning",
     "services",
     "simulation",
+    "watching",
 ]
