@@ -40,7 +40,8 @@ from smstrio.core.scenario import Arrivals, Scenario, SenderProfile
 from smstrio.core.summary import SimulationSummary
 from smstrio.roles.throttle import Throttle
 from smstrio.sim.arrivals import arrival_times
-from smstrio.sim.kernel_queue import Fleet, run_queue
+from smstrio.sim.kernel_queue import run_queue
+from smstrio.sim.kernel_throttle import Fleet
 from smstrio.sim.report import SenderOutcome, histogram_of, summarize
 
 
@@ -61,7 +62,7 @@ class _Lane:
         self.prefetch = settings.effective_prefetch
         self.limit = None if profile.rate_limit is None else Gcra(rate=profile.rate_limit)
         """The sender's own limit."""
-        self.want = Throttle.batch_for(fleet_rate_limit or 1.0, profile.workers)
+        self.want = Throttle.batch_for(fleet_rate_limit or 1.0)
         """Fleet slots it asks for at once."""
         self.service: list[float] = []
         """Every send time drawn, in seconds."""
