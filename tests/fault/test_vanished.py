@@ -58,6 +58,30 @@ async def test_a_deleted_queue_is_warned_about_and_declared_again(
     assert json.loads(audit.stdout)["missing"] > 0
 
 
+async def test_a_producer_whose_queue_is_deleted_says_so_and_publishes_on(
+    store: RedisStore, queue_name: str, tmp_path: Path
+) -> None:
+    """Messages published after the queue was deleted come back (mandatory): the producer warns that the broker
+    lost the queue, with the messages confirmed into it, declares it again and publishes them there; those
+    confirmed before the deletion are what audit then finds missing, exactly."""
+    smstrio = Smstrio(queue_name, AMQP_URL, REDIS_URL, tmp_path)
+    with trio.fail_after(120):
+        producer = await smstrio.start("produce", "20000", "--window", "200")
+        while (await store.view()).totals.produced < 2000:  # noqa: ASYNC110 - polls Redis
+            await trio.sleep(0.01)
+        await _delete_queue(queue_name)
+        assert await producer.wait() == 0
+    [warning] = _events(smstrio, QUEUE_LOST)
+    assert warning["lost_queue"] == queue_name
+    assert warning["confirmed"] == warning["not_counted"] >= 2000
+    assert _events(smstrio, "the broker refused messages")
+    assert (await smstrio.run("send", "--workers", "20", "--mean", "0", "--until-empty")).returncode == 0
+    audit = await smstrio.run("audit", "--json")
+    assert audit.returncode == 1
+    found = json.loads(audit.stdout)
+    assert (found["confirmed"], found["missing"]) == (20000, warning["not_counted"])
+
+
 @pytest.fixture(autouse=True)
 async def _cleanup(queue_name: str) -> Any:
     """Nothing is left behind on the shared broker, even after a failure."""

@@ -263,3 +263,22 @@ async def test_another_aiormq_series_falls_back_to_aiormq_calls_and_warns_once(
     assert [[isinstance(o, spec.Basic.Ack) for o in batch] for batch in outcomes] == [[True] * 3] * 2
     assert [m.header.properties.message_id for m in taken] == [f"m-{i}" for i in range(3)] * 3
     assert await _get(channel, queue_name, 10) == []
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("batched", PATHS)
+async def test_unroutable_mandatory_messages_come_back_unconfirmed(
+    channel: aiormq.abc.AbstractChannel, queue_name: str, batched: bool
+) -> None:
+    """Mandatory messages to a missing queue end in PublishError, routable ones in an ack; no id stays mapped."""
+    await cross(channel.queue_declare, queue_name, durable=True)
+    properties = [spec.Basic.Properties(delivery_mode=2, message_id=f"id-{i}") for i in range(6)]
+    publications = [
+        Publication(queue_name if i % 2 else f"{queue_name}-missing", b"x", p, mandatory=True)
+        for i, p in enumerate(properties)
+    ]
+    outcomes = await cross(publish_batch, channel, publications, batched=batched)
+    assert [type(o) for o in outcomes] == [aiormq.exceptions.PublishError, spec.Basic.Ack] * 3
+    assert cast(aiormq.Channel, channel).message_id_delivery_tag == {}
+    again = await cross(publish_batch, channel, publications[1:2], batched=batched)  # the channel still works
+    assert [type(o) for o in again] == [spec.Basic.Ack]

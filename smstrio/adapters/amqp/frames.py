@@ -97,6 +97,9 @@ class Publication:
     body: bytes
     properties: spec.Basic.Properties
     exchange: str = ""
+    mandatory: bool = False
+    """Return the message if no queue takes it (its outcome is then aiormq's ``PublishError``, not an ack):
+    needs a ``message_id``, by which aiormq finds the message a return is for."""
 
 
 async def publish_batch(
@@ -118,7 +121,12 @@ async def publish_batch(
         return await asyncio.gather(
             *(
                 concrete.basic_publish(
-                    p.body, exchange=p.exchange, routing_key=p.routing_key, properties=p.properties, wait=False
+                    p.body,
+                    exchange=p.exchange,
+                    routing_key=p.routing_key,
+                    properties=p.properties,
+                    mandatory=p.mandatory,
+                    wait=False,
                 )
                 for p in publications
             ),
@@ -133,6 +141,7 @@ async def publish_batch(
         confirmations: list[asyncio.Future[Any]] = [concrete.create_future() for _ in publications]
         concrete.confirmations.update(enumerate(confirmations, start=last_sent + 1))
         concrete.delivery_tag += len(publications)
+        returnable = _map_returnable(concrete, publications, confirmations, last_sent)
         try:
             # asyncio.Queue.put either queues the frames and returns, or raises having queued nothing.
             await concrete.write_queue.put(aiormq.abc.ChannelFrame(payload=payload, should_close=False))
@@ -141,6 +150,8 @@ async def publish_batch(
             # messages, so give their numbers back while holding the lock, as aiormq's basic_publish does.
             for tag in range(last_sent + 1, concrete.delivery_tag + 1):
                 concrete.confirmations.pop(tag, None)
+            for message_id, tag in returnable:
+                _forget(concrete, message_id, tag)
             concrete.delivery_tag = last_sent
             for confirmation in confirmations:
                 confirmation.cancel()
@@ -149,16 +160,43 @@ async def publish_batch(
     return await asyncio.gather(*confirmations, return_exceptions=True)
 
 
+def _map_returnable(
+    channel: aiormq.Channel,
+    publications: Sequence[Publication],
+    confirmations: Sequence[asyncio.Future[Any]],
+    last_sent: int,
+) -> list[tuple[str, int]]:
+    """Register each mandatory message's id with its delivery tag, as aiormq's ``basic_publish`` does, so that
+    a return settles its confirmation; each is forgotten once settled. Returns the (id, tag) pairs."""
+    pairs = []
+    for tag, (p, confirmation) in enumerate(zip(publications, confirmations, strict=True), start=last_sent + 1):
+        message_id = p.properties.message_id
+        if p.mandatory and message_id is not None:
+            channel.message_id_delivery_tag[message_id] = tag
+            confirmation.add_done_callback(functools.partial(_forget_settled, channel, message_id, tag))
+            pairs.append((message_id, tag))
+    return pairs
+
+
+def _forget_settled(channel: aiormq.Channel, message_id: str, tag: int, _: asyncio.Future[Any]) -> None:
+    _forget(channel, message_id, tag)
+
+
+def _forget(channel: aiormq.Channel, message_id: str, tag: int) -> None:
+    if channel.message_id_delivery_tag.get(message_id) == tag:
+        del channel.message_id_delivery_tag[message_id]
+
+
 def _publish_frames(channel: aiormq.Channel, publications: Sequence[Publication]) -> bytes:
     """Every frame of every message, marshalled for ``channel`` in one payload."""
     number = channel.number
-    methods: dict[tuple[str, str], bytes] = {}
+    methods: dict[tuple[str, str, bool], bytes] = {}
     parts: list[bytes] = []
     for p in publications:
-        method = methods.get((p.exchange, p.routing_key))
+        method = methods.get((p.exchange, p.routing_key, p.mandatory))
         if method is None:
-            publish = spec.Basic.Publish(exchange=p.exchange, routing_key=p.routing_key)
-            method = methods[p.exchange, p.routing_key] = marshal(publish, number)
+            publish = spec.Basic.Publish(exchange=p.exchange, routing_key=p.routing_key, mandatory=p.mandatory)
+            method = methods[p.exchange, p.routing_key, p.mandatory] = marshal(publish, number)
         parts.append(method)
         parts.append(marshal(ContentHeader(properties=p.properties, body_size=len(p.body)), number))
         parts.extend(marshal(frame, number) for frame in channel._split_body(p.body))

@@ -108,8 +108,10 @@ async def delete(channel: aiormq.abc.AbstractChannel, queue: str) -> None:
 
 async def publish_all(channel: aiormq.abc.AbstractChannel, queue: str, messages: Sequence[Outgoing]) -> list[bool]:
     properties = functools.partial(spec.Basic.Properties, delivery_mode=2, content_type="application/json")
+    # Mandatory: a message no queue takes (the queue was deleted, or lost by a node) comes back unconfirmed,
+    # so the producer publishes it again after a reconnect, which finds the queue gone and says so.
     results = await publish_batch(
-        channel, [Publication(queue, m.body, properties(message_id=m.message_id)) for m in messages]
+        channel, [Publication(queue, m.body, properties(message_id=m.message_id), mandatory=True) for m in messages]
     )
     for r in results:
         if isinstance(r, BaseException) and not isinstance(r, ERRORS):
