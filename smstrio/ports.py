@@ -14,9 +14,10 @@ from typing import NoReturn, Protocol
 import trio
 
 from smstrio.core.audit import RunLedger
+from smstrio.core.heartbeat import SenderInfo
 from smstrio.core.message import Sms
 from smstrio.core.ratelimit import Gcra, Grant
-from smstrio.core.stats import Counted, OutcomeRecord, SenderInfo, StoreView
+from smstrio.core.stats import Counted, OutcomeRecord, StoreView
 
 ATTEMPT_HEADER = "x-smstrio-attempt"
 """The message header carrying which attempt a retried message is on."""

@@ -32,9 +32,10 @@ import trio
 
 from smstrio.core.config import SenderSettings
 from smstrio.core.errors import BrokerError, StoreError
+from smstrio.core.heartbeat import SenderInfo
 from smstrio.core.logs import bind, event
 from smstrio.core.ratelimit import Gcra
-from smstrio.core.stats import Counted, SenderInfo
+from smstrio.core.stats import Counted
 from smstrio.nursery.batching import next_batch
 from smstrio.nursery.retry import retry
 from smstrio.ports import Broker, Delivery, FleetLimiter, Gateway, StatsStore

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 from smstrio.core.audit import RunLedger
+from smstrio.core.heartbeat import SenderInfo
 from smstrio.core.histogram import Histogram
-from smstrio.core.stats import RATE_HISTORY_S, Counted, Outcome, OutcomeRecord, SenderInfo, Totals
+from smstrio.core.stats import RATE_HISTORY_S, Counted, Outcome, OutcomeRecord, Totals
 from smstrio.ports import StatsStore
 from tests.contract.world import World
 

@@ -15,8 +15,9 @@ import trio
 from smstrio.adapters.memory import MemoryBroker, MemoryStore
 from smstrio.core.config import Common, MonitorSettings
 from smstrio.core.errors import StoreError
+from smstrio.core.heartbeat import SenderInfo
 from smstrio.core.message import encode, random_sms
-from smstrio.core.stats import Outcome, OutcomeRecord, SenderInfo, StatsSnapshot, snapshot
+from smstrio.core.stats import Outcome, OutcomeRecord, StatsSnapshot, snapshot
 from smstrio.ports import Outgoing
 from smstrio.roles.monitor import Health, Monitor
 from smstrio.testing import Clock, http_get

@@ -13,8 +13,9 @@ from smstrio.adapters.redis.store import RedisStore
 from smstrio.core.audit import RunLedger
 from smstrio.core.config import Common, MonitorSettings, ProducerSettings, SenderSettings
 from smstrio.core.distributions import Distribution, sampler
+from smstrio.core.heartbeat import SenderInfo
 from smstrio.core.histogram import nearest_rank
-from smstrio.core.stats import PERCENTILES, Counted, Outcome, OutcomeRecord, SenderInfo, StoreView
+from smstrio.core.stats import PERCENTILES, Counted, Outcome, OutcomeRecord, StoreView
 from smstrio.ports import StatsStore
 from smstrio.roles.gateway import SimulatedGateway
 from smstrio.roles.monitor import Monitor

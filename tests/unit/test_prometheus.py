@@ -8,7 +8,8 @@ from dataclasses import replace
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from smstrio.core.stats import SenderInfo, StoreView, Totals, snapshot
+from smstrio.core.heartbeat import SenderInfo
+from smstrio.core.stats import StoreView, Totals, snapshot
 from smstrio.testing import histogram_of
 from smstrio.web.prometheus import LE_BOUNDS_S, cumulative_buckets, render
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from smstrio.core.heartbeat import SenderInfo
 from smstrio.core.keys import RATE_TTL_S
 from smstrio.core.stats import (
     RATE_HISTORY_S,
@@ -16,7 +17,6 @@ from smstrio.core.stats import (
     Counted,
     Percentiles,
     RateHistory,
-    SenderInfo,
     StatsSnapshot,
     StoreView,
     Totals,

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field, replace
 import trio
 
 from smstrio.core.audit import RunLedger
+from smstrio.core.heartbeat import SenderInfo
 from smstrio.core.histogram import Histogram
 from smstrio.core.keys import RATE_TTL_S
 from smstrio.core.ratelimit import Gcra, Grant, reserve
-from smstrio.core.stats import Counted, Outcome, OutcomeRecord, SenderInfo, StoreView, Totals, recent_seconds
+from smstrio.core.stats import Counted, Outcome, OutcomeRecord, StoreView, Totals, recent_seconds
 
 _RETRIED, _INVALID = Outcome.RETRIED, Outcome.INVALID
 

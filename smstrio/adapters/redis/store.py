@@ -27,10 +27,11 @@ from smstrio.adapters.tls import client_context
 from smstrio.core.audit import RunLedger
 from smstrio.core.config import REDIS_CLUSTER_SCHEMES, TlsFiles, redact
 from smstrio.core.errors import StoreError
+from smstrio.core.heartbeat import SenderInfo
 from smstrio.core.histogram import Histogram, bucket_key
 from smstrio.core.keys import RATE_TTL_S, Keys
 from smstrio.core.ratelimit import Gcra, Grant
-from smstrio.core.stats import Counted, OutcomeRecord, SenderInfo, StoreView, Totals, recent_seconds
+from smstrio.core.stats import Counted, OutcomeRecord, StoreView, Totals, recent_seconds
 
 
 def _lua(name: str) -> str:
