@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -24,12 +25,16 @@ from smstrio.core.config import (
 )
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
+from smstrio.core.logs import event
 from smstrio.core.scenario import ArrivalProcess, Scenario, Thresholds
 from smstrio.core.scenario_file import load_scenario
+from smstrio.sim.engine import EngineChoice, choose
 
 if TYPE_CHECKING:
+    from smstrio.cli._app import Stoppable
     from smstrio.core.summary import SimulationSummary
-    from smstrio.sim.simulate import Simulation
+
+log = logging.getLogger(__name__)
 
 
 def virtual_clock(virtual: bool) -> trio.abc.Clock | None:
@@ -82,6 +87,7 @@ def simulate(
     arrivals: ArrivalProcess | None = None,
     duration: float | None = None,
     virtual_time: bool = False,
+    engine: EngineChoice = EngineChoice.AUTO,
     json_output: Annotated[bool, Parameter(name="--json")] = False,
     max_p99: float | None = None,
     max_failure_rate: float | None = None,
@@ -133,6 +139,9 @@ def simulate(
         Seconds of arrivals (with --arrival-rate): rate x duration messages, instead of --messages.
     virtual_time
         Run on a virtual clock: no real waiting, durations are simulated seconds.
+    engine
+        What runs it: tasks (the full simulation), kernel (the event model: virtual time, no --port or --interval),
+        or auto (the kernel for a virtual-time run it models as the full simulation does, else tasks).
     json_output
         Print the summary as one JSON object instead of text.
     max_p99
@@ -186,16 +195,23 @@ def simulate(
         raise ConfigError("--port serves HTTP in real time; it cannot be combined with --virtual-time")
     if interval is not None and not interval > 0:
         raise ConfigError(f"interval must be > 0 seconds, got {interval}")
+    ran, why = choose(engine, campaign, virtual_time=virtual_time, port=port, interval=interval)
     if interval is None:
         steady = campaign.arrivals
         lasting = max(campaign.ideal_duration_s, campaign.messages / steady.rate if steady else 0.0)
         interval = max(1.0, round(lasting / 10)) if virtual_time else 1.0
-    # Imported here: the simulation brings the monitor's web stack, which the other commands need not load.
-    from smstrio.sim.simulate import run_simulation
+    summaries: list[SimulationSummary | None] = []
 
-    summaries: list[SimulationSummary] = []
+    async def role(*, task_status: trio.TaskStatus[Stoppable] = trio.TASK_STATUS_IGNORED) -> None:
+        event(log, "engine", level=logging.DEBUG, engine=ran, reason=why)
+        if ran == "kernel":
+            from smstrio.sim.engine import run_kernel_thread
 
-    async def role(*, task_status: trio.TaskStatus[Simulation] = trio.TASK_STATUS_IGNORED) -> None:
+            summaries.append(await run_kernel_thread(campaign, task_status=task_status))
+            return
+        # Imported here: the simulation brings the monitor's web stack, which the other commands need not load.
+        from smstrio.sim.simulate import run_simulation
+
         summaries.append(await run_simulation(campaign, monitor_interval=interval, port=port, task_status=task_status))
 
     async def main() -> int:
@@ -203,6 +219,9 @@ def simulate(
         if not summaries:
             return code
         (summary,) = summaries
+        if summary is None:
+            print("smstrio: error: stopped early: the event kernel keeps no partial summary", file=sys.stderr)
+            return EXIT_FAILURE
         print_summary(summary, json_output=json_output)
         if not summary.complete:
             processed = summary.sent + summary.failed
@@ -213,4 +232,4 @@ def simulate(
                 print(f"smstrio: error: threshold {t.name} crossed: {t.actual:g} > {t.limit:g}", file=sys.stderr)
         return EXIT_OK if summary.passed else EXIT_FAILURE
 
-    run_command("simulation", common, main, clock=virtual_clock(virtual_time))
+    run_command("simulation", common, main, clock=virtual_clock(virtual_time and ran == "tasks"))

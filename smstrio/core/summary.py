@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from smstrio.core.histogram import Histogram
 from smstrio.core.scenario import Thresholds
+
+Engine = Literal["tasks", "kernel"]
+"""What ran a simulation: ``tasks``, the full simulation (the roles as Trio tasks on the in-memory twins), or
+``kernel``, the event model of it (:mod:`smstrio.sim.kernel`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +74,8 @@ class SimulationSummary:
     """How steady arrivals are spaced (``poisson`` or ``constant``); ``None`` when loaded at the start."""
     senders: tuple[SenderSummary, ...]
     thresholds: tuple[ThresholdResult, ...]
+    engine: Engine = field(compare=False)
+    """What ran it; left out of ``==``, which compares what the run measured."""
     histogram: Histogram = field(compare=False, repr=False)
     """Every send time in microseconds, mergeable with other runs' histograms."""
     latency: Histogram = field(compare=False, repr=False)
@@ -88,6 +94,10 @@ class SimulationSummary:
         data["service_time_us"] = self.histogram.to_dict()
         data["latency_us"] = self.latency.to_dict()
         return data
+
+
+ENGINE_NAMES: dict[Engine, str] = {"tasks": "full simulation", "kernel": "event kernel"}
+"""How a summary's first line names its engine."""
 
 
 def seconds(us: int) -> float:
@@ -135,7 +145,8 @@ def render(summary: SimulationSummary) -> str:
     lines = [
         f"  simulated {s.messages} messages{arriving} on {len(s.senders)} sender(s), "
         f"{sum(x.workers for x in s.senders)} workers, seed {s.seed}, "
-        f"{'virtual' if s.virtual_time else 'real'} time{'' if s.complete else ' (STOPPED EARLY)'}",
+        f"{'virtual' if s.virtual_time else 'real'} time, {ENGINE_NAMES[s.engine]}"
+        f"{'' if s.complete else ' (STOPPED EARLY)'}",
         "",
     ]
     for t in s.thresholds:

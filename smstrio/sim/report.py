@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from smstrio.core.histogram import PRECISION_BITS, Histogram, bucket_bounds, bucket_key
 from smstrio.core.scenario import Scenario
-from smstrio.core.summary import SenderSummary, SimulationSummary, evaluate, seconds
+from smstrio.core.summary import Engine, SenderSummary, SimulationSummary, evaluate, seconds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,9 +35,11 @@ def summarize(
     latencies: Sequence[float],
     arrived: Sequence[float],
     starts: Sequence[float],
+    engine: Engine = "kernel",
 ) -> SimulationSummary:
     """The summary of ``scenario``'s run: ``senders`` in the scenario's order, the totals counted, the duration,
-    each outcome's latency, when each message arrived (in order) and when each send started (in seconds)."""
+    each outcome's latency, when each message arrived (in order) and when each send started (in seconds);
+    ``engine``: what ran it (the kernel leaves it out, the full simulation says ``tasks``)."""
     hist = functools.reduce(Histogram.merge, (s.histogram for s in senders), Histogram())
     latency = histogram_of(latencies)
     timed = sent + failed
@@ -66,6 +68,7 @@ def summarize(
         latency_p99_s=latency_p99_s,
         latency_max_s=seconds(latency.max),
         max_queue_depth=max_waiting(arrived, starts),
+        engine=engine,
         arrival_rate_per_s=None if arrivals is None else arrivals.rate,
         arrivals=None if arrivals is None else arrivals.process.value,
         senders=tuple(

@@ -34,7 +34,7 @@ import trio.testing
 from smstrio.adapters.memory import MemoryBroker, MemoryStore
 from smstrio.core.config import Common, MonitorSettings, ProducerSettings, SenderSettings
 from smstrio.core.distributions import sampler
-from smstrio.core.logs import bind, event
+from smstrio.core.logs import bind
 from smstrio.core.scenario import Scenario, SenderProfile
 from smstrio.core.summary import SimulationSummary
 from smstrio.roles.gateway import SimulatedGateway
@@ -42,6 +42,7 @@ from smstrio.roles.monitor import Monitor
 from smstrio.roles.producer import run_producer
 from smstrio.roles.sender import Sender, run_sender
 from smstrio.sim.arrivals import arrival_times, publish_arrivals
+from smstrio.sim.engine import log_simulated, log_simulating
 from smstrio.sim.report import SenderOutcome, summarize
 from smstrio.sim.seams import CountingStore, FlowControlledBroker, QuickTextRandom, TimedGateway, Timeline
 
@@ -101,15 +102,7 @@ class Simulation:
         broker = FlowControlledBroker()
         store = CountingStore(clock=trio.current_time, target=sc.messages, done=self._finished)
         virtual = isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock)
-        event(
-            log,
-            "simulating",
-            messages=sc.messages,
-            senders=len(sc.senders),
-            workers=sc.total_workers,
-            seed=self.seed,
-            virtual_time=virtual,
-        )
+        log_simulating(sc, seed=self.seed, virtual_time=virtual, engine="tasks")
         monitor = None if self._monitor is None else Monitor(self._monitor, broker, store)
         ended = trio.Event()
         async with trio.open_nursery() as outer:
@@ -160,16 +153,7 @@ class Simulation:
                 outer.cancel_scope.cancel()
         last = store.last_at if store.last_at is not None else trio.current_time()
         summary = self.summary = self._summarize(store, duration_s=last - started, virtual=virtual)
-        event(
-            log,
-            "simulated",
-            complete=summary.complete,
-            sent=summary.sent,
-            failed=summary.failed,
-            duration_s=summary.duration_s,
-            p99_s=summary.p99_s,
-            passed=summary.passed,
-        )
+        log_simulated(summary)
         return summary
 
     def _sender_settings(self, profile: SenderProfile) -> SenderSettings:
@@ -223,6 +207,7 @@ class Simulation:
             latencies=self._timeline.latencies,
             arrived=self._timeline.created,
             starts=self._timeline.starts,
+            engine="tasks",
         )
 
 

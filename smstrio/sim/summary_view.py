@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from smstrio.core.summary import SimulationSummary, ThresholdResult, attempts_text, duration_text
+from smstrio.core.summary import ENGINE_NAMES, SimulationSummary, ThresholdResult, attempts_text, duration_text
 
 _SENDER_COLUMNS = ("sender", "workers", "distribution", "mean", "failure rate", "sent", "failed", "p50", "p99")
 
@@ -20,7 +20,7 @@ def summary_view(summary: SimulationSummary) -> Group:
     head = Text.assemble(
         (f"simulated {s.messages:,} messages{arriving}", "bold"),
         f" on {len(s.senders)} sender(s), {sum(x.workers for x in s.senders):,} workers, seed {s.seed}, "
-        f"{'virtual' if s.virtual_time else 'real'} time",
+        f"{'virtual' if s.virtual_time else 'real'} time, {ENGINE_NAMES[s.engine]}",
     )
     if not s.complete:
         head.append("  STOPPED EARLY", style="bold red")

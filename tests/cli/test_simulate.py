@@ -86,6 +86,10 @@ def test_cli_senders_and_scenario_file_combine(cli: Any, tmp_path: Path) -> None
         (["--duration", "5"], "--duration gives the seconds of arrivals: it needs --arrival-rate"),
         (["--arrival-rate", "5", "--duration", "5", "--messages", "3"], "it needs --arrival-rate, and no --messages"),
         (["--arrivals", "constant"], "--arrivals spaces steady arrivals: it needs --arrival-rate"),
+        (["--engine", "kernel"], "the event kernel runs in virtual time only"),
+        (["--engine", "kernel", "--port", "0"], "the event kernel serves no /stats (--port)"),
+        (["--engine", "kernel", "--virtual-time", "--interval", "1"], "the event kernel logs no stats lines"),
+        (["--engine", "fast"], "fast"),
     ],
 )
 def test_cli_bad_simulate_input_exits_2_with_one_line(cli: Any, argv: list[str], message: str) -> None:
@@ -97,23 +101,19 @@ def test_cli_bad_simulate_input_exits_2_with_one_line(cli: Any, argv: list[str],
     assert message in errors[0]
 
 
-@pytest.mark.parametrize(("signals", "code"), [(1, EXIT_FAILURE), (2, EXIT_INTERRUPTED)])
-async def test_cli_sigint_stops_cleanly(tmp_path: Path, signals: int, code: int) -> None:
-    """One SIGINT lets sends in flight finish and prints the partial summary (exit 1); a second stops at once (130)."""
-    argv = [sys.executable, "-m", "smstrio", "simulate", "--json", "--messages", "100000"]
-    argv += ["--workers", "10", "--mean", "1", "--distribution", "constant", "--failure-rate", "0"]
+async def _interrupted(cwd: Path, argv: list[str], marks: tuple[bytes, ...]) -> tuple[int, bytes, list[str]]:
+    """Run smstrio, send SIGINT once each of ``marks`` is on its stderr (Trio merges a signal repeated before it
+    is received: hence one mark each); its exit code, its stdout and its stderr's lines that are not JSON."""
+    argv = [sys.executable, "-m", "smstrio", *argv]
     run = functools.partial(trio.run_process, argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
-            process = await nursery.start(functools.partial(run, cwd=tmp_path))
+            process = await nursery.start(functools.partial(run, cwd=cwd))
             assert process.stdout is not None
             assert process.stderr is not None
             err = b""
-            while b'"producing"' not in err:
-                err += await process.stderr.receive_some()
-            process.send_signal(signal.SIGINT)
-            if signals == 2:  # Trio merges a signal repeated before it is received: wait for the first
-                while b'"stopping gracefully"' not in err:
+            for mark in marks:
+                while mark not in err:
                     err += await process.stderr.receive_some()
                 process.send_signal(signal.SIGINT)
             while chunk := await process.stderr.receive_some():
@@ -121,9 +121,18 @@ async def test_cli_sigint_stops_cleanly(tmp_path: Path, signals: int, code: int)
             out = b""
             while chunk := await process.stdout.receive_some():
                 out += chunk
-    assert process.returncode == code
+    return process.returncode, out, [line for line in err.decode().splitlines() if not line.startswith("{")]
 
-    errors = [line for line in err.decode().splitlines() if not line.startswith("{")]
+
+@pytest.mark.parametrize(("signals", "code"), [(1, EXIT_FAILURE), (2, EXIT_INTERRUPTED)])
+async def test_cli_sigint_stops_cleanly(tmp_path: Path, signals: int, code: int) -> None:
+    """One SIGINT lets sends in flight finish and prints the partial summary (exit 1); a second stops at once (130)."""
+    argv = ["simulate", "--json", "--messages", "100000"]
+    argv += ["--workers", "10", "--mean", "1", "--distribution", "constant", "--failure-rate", "0"]
+    marks = (b'"producing"', b'"stopping gracefully"')[:signals]
+    returncode, out, errors = await _interrupted(tmp_path, argv, marks)
+    assert returncode == code
+
     if signals == 2:
         assert (out, errors) == (b"", [])
     else:
@@ -148,11 +157,12 @@ def test_cli_simulate_steady_arrivals(cli: Any) -> None:
 
 
 def test_cli_simulate_retries_under_a_rate_limit(cli: Any) -> None:
-    """--max-attempts/--retry-delay retry failed sends ('retried' counts them) and --rate-limit spaces every send:
-    304 sends at 50/s take at least 6.06 s."""
+    """--max-attempts/--retry-delay retry failed sends ('retried' counts them) and --rate-limit spaces every send
+    through send's own throttle (the full simulation): 304 sends at 50/s take at least 6.06 s."""
     code, out, errors = cli(
-        "simulate", "--virtual-time", "--json", "--messages", "200", "--workers", "10", "--mean", "0.1",
-        "--failure-rate", "0.5", "--max-attempts", "2", "--retry-delay", "0.5", "--rate-limit", "50", "--seed", "1",
+        "simulate", "--virtual-time", "--engine", "tasks", "--json", "--messages", "200", "--workers", "10",
+        "--mean", "0.1", "--failure-rate", "0.5", "--max-attempts", "2", "--retry-delay", "0.5", "--rate-limit", "50",
+        "--seed", "1",
     )  # fmt: skip
     summary = json.loads(out)
     assert (code, errors) == (EXIT_OK, [])
@@ -161,12 +171,74 @@ def test_cli_simulate_retries_under_a_rate_limit(cli: Any) -> None:
 
 
 def test_cli_simulate_fleet_limit_over_senders(cli: Any) -> None:
-    """--fleet-rate-limit holds every sender together: 200 messages at 40/s take at least 4.975 s, whatever the
-    workers (10 and 20 here, each sending half)."""
+    """--fleet-rate-limit holds every sender together (the full simulation): 200 messages at 40/s take at least
+    4.975 s, shared unevenly."""
     code, out, errors = cli(
-        "simulate", "--virtual-time", "--json", "--messages", "200", "--sender", "workers=10", "--sender",
+        "simulate", "--virtual-time", "--engine", "tasks", "--json", "--messages", "200", "--sender", "workers=10",
+        "--sender",
         "workers=20", "--mean", "0.1", "--failure-rate", "0", "--fleet-rate-limit", "40", "--seed", "1",
     )  # fmt: skip
     summary = json.loads(out)
     assert (code, errors) == (EXIT_OK, [])
     assert (summary["duration_s"], [s["sent"] for s in summary["senders"]]) == (5.254928, [100, 100])
+
+
+@pytest.mark.parametrize(
+    ("argv", "engine"),
+    [
+        (["--virtual-time"], "kernel"),
+        ([], "tasks"),
+        (["--virtual-time", "--interval", "5"], "tasks"),
+        (["--virtual-time", "--sender", "workers=5", "--sender", "workers=5"], "tasks"),
+        (["--virtual-time", "--engine", "tasks"], "tasks"),
+    ],
+    ids=["virtual time", "real time", "stats lines asked", "constant senders tie", "tasks asked"],
+)
+def test_cli_auto_engine_takes_the_kernel_for_virtual_time_only(cli: Any, argv: list[str], engine: str) -> None:
+    """--engine auto runs the kernel in virtual time, and the full simulation in real time, when stats lines
+    are asked for, or for a scenario whose ties Trio orders (several constant senders); the summary says which."""
+    run = ("--messages", "40", "--workers", "20", "--mean", "0.01", "--distribution", "constant", "--seed", "1")
+    code, out, errors = cli("simulate", "--json", *run, *argv)
+    summary = json.loads(out)
+    assert (code, errors) == (EXIT_OK, [])
+    assert (summary["engine"], summary["sent"] + summary["failed"]) == (engine, 40)
+
+
+AGREEING_RUNS = {
+    "drain, exponential": ("--messages", "2000", "--workers", "40", "--mean", "0.5", "--failure-rate", "0.05"),
+    "poisson arrivals, retries": (
+        "--arrival-rate", "60", "--duration", "30", "--workers", "40", "--mean", "0.5", "--failure-rate", "0.2",
+        "--max-attempts", "2", "--retry-delay", "0.5", "--max-p99-latency", "1",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("argv", AGREEING_RUNS.values(), ids=AGREEING_RUNS.keys())
+def test_cli_kernel_and_tasks_give_one_summary(cli: Any, argv: tuple[str, ...]) -> None:
+    """--engine kernel and --engine tasks print the same JSON summary for a seeded run, histograms included,
+    but for the engine that ran it."""
+    summaries = {}
+    for engine in ("kernel", "tasks"):
+        _, out, _ = cli("simulate", "--virtual-time", "--json", "--engine", engine, "--seed", "13", *argv)
+        summaries[engine] = json.loads(out)
+
+    assert (summaries["kernel"].pop("engine"), summaries["tasks"].pop("engine")) == ("kernel", "tasks")
+    assert summaries["kernel"] == summaries["tasks"]
+
+
+def test_cli_plan_verifies_with_the_full_simulation(cli: Any) -> None:
+    """plan's two deciding runs are full simulations (engine tasks), not the kernel that searched."""
+    argv = ("--messages", "100", "--target-duration", "10", "--mean", "1", "--distribution", "constant", "--seed", "1")
+    code, out, _ = cli("plan", "--json", *argv)
+    result = json.loads(out)
+    assert code == EXIT_OK
+    assert (result["summary"]["engine"], result["below"]["engine"]) == ("tasks", "tasks")
+
+
+async def test_cli_sigint_stops_a_kernel_run_without_a_summary(tmp_path: Path) -> None:
+    """A SIGINT during a kernel run abandons it: no summary, one line saying so, exit 1."""
+    argv = ["simulate", "--virtual-time", "--json", "--messages", "2000000"]
+    argv += ["--workers", "1000", "--mean", "2", "--distribution", "constant", "--seed", "1"]
+    returncode, out, errors = await _interrupted(tmp_path, argv, (b'"simulating"',))
+    assert (returncode, out) == (EXIT_FAILURE, b"")
+    assert errors == ["smstrio: error: stopped early: the event kernel keeps no partial summary"]

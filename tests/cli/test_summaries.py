@@ -39,10 +39,10 @@ def test_simulate_draws_its_summary_with_rich_on_a_terminal(tmp_path: Path) -> N
     code, output = _smstrio(tmp_path, "simulate", *SIMULATE, *SENDERS, "--interval", "100")
     rows = screen(output, columns=120, lines=40)
 
-    start = rows.index("simulated 200 messages on 2 sender(s), 30 workers, seed 1, virtual time")
+    start = rows.index("simulated 200 messages on 2 sender(s), 30 workers, seed 1, virtual time, full simulation")
     assert code == 0
     assert rows[start : start + 16] == [
-        "simulated 200 messages on 2 sender(s), 30 workers, seed 1, virtual time",
+        "simulated 200 messages on 2 sender(s), 30 workers, seed 1, virtual time, full simulation",
         "",
         "✓  max_duration_s  7 <= 10",
         "",
@@ -92,7 +92,7 @@ def test_plan_draws_its_summaries_with_rich_on_a_terminal(tmp_path: Path) -> Non
     fails = rows.index("full simulation at 9 workers (fails):")
     assert code == 0
     assert rows[passes + 1 : passes + 4] == [
-        "  simulated 100 messages on 1 sender(s), 10 workers, seed 1, virtual time",
+        "  simulated 100 messages on 1 sender(s), 10 workers, seed 1, virtual time, full simulation",
         "",
         "  ✓  max_duration_s  10 <= 10",
     ]
