@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ssl
 
-from smstrio.core.config import TlsFiles
 from smstrio.core.errors import ConfigError
+from smstrio.core.urls import TlsFiles
 
 
 def client_context(files: TlsFiles, what: str) -> ssl.SSLContext:

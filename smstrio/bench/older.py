@@ -38,7 +38,7 @@ from typing import Any
 
 import redis
 
-from smstrio.core.config import redact
+from smstrio.core.urls import redact
 
 IDLE_S = 2.0
 """``send`` stops once no message arrived for this long."""

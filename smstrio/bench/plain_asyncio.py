@@ -36,8 +36,8 @@ from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 
 from smstrio.bench.older import EXIT_INCOMPLETE, EXIT_UNAVAILABLE, IDLE_S, Failed, positive, report
-from smstrio.core.config import redact
 from smstrio.core.message import encode, new_run_id, random_sms
+from smstrio.core.urls import redact
 
 CONSUMER_TAG = "smstrio-bench-plain-asyncio"
 

@@ -25,12 +25,10 @@ from cyclopts import Parameter
 
 from smstrio import __version__
 from smstrio.core import logs
-from smstrio.core.config import (
-    Common,
-    TlsFiles,
-)
+from smstrio.core.config import Common
 from smstrio.core.errors import ConfigError, ServiceError, SmstrioError
 from smstrio.core.sources import Sources
+from smstrio.core.urls import TlsFiles
 from smstrio.nursery.signals import stop_on_signals
 
 if TYPE_CHECKING:

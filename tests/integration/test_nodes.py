@@ -16,8 +16,8 @@ import trio
 from smstrio.adapters.amqp.broker import AmqpBroker
 from smstrio.adapters.redis.store import RedisStore
 from smstrio.cli import EXIT_UNAVAILABLE, main
-from smstrio.core.config import redact
 from smstrio.core.errors import BrokerError
+from smstrio.core.urls import redact
 from smstrio.testing import AMQP_URL, REDIS_URL, Smstrio, free_port
 from tests.faultkit import TcpProxy
 

@@ -9,17 +9,11 @@ from typing import Any
 
 import pytest
 
-from smstrio.core.config import (
-    Common,
-    MonitorSettings,
-    ProducerSettings,
-    SenderSettings,
-    TlsFiles,
-    redact,
-)
+from smstrio.core.config import Common, MonitorSettings, ProducerSettings, SenderSettings
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
 from smstrio.core.sources import Sources, as_distribution, as_float, as_int
+from smstrio.core.urls import TlsFiles, redact
 
 # Validation.
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from smstrio.adapters.amqp.broker import with_heartbeat
-from smstrio.core.config import DEFAULT_AMQP_HEARTBEAT, Common, redact, split_urls
+from smstrio.core.config import DEFAULT_AMQP_HEARTBEAT, Common
 from smstrio.core.errors import ConfigError
 from smstrio.core.sources import Sources
+from smstrio.core.urls import redact, split_urls
 
 LIST = "amqp://u:pw1@n1:5672/, amqp://u:pw2@n2:5673/,amqp://u:pw3@n3/"
 

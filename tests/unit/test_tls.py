@@ -9,8 +9,8 @@ import pytest
 
 from smstrio.adapters.amqp.broker import AmqpBroker
 from smstrio.adapters.redis.store import RedisStore
-from smstrio.core.config import TlsFiles
 from smstrio.core.errors import BrokerError, ConfigError
+from smstrio.core.urls import TlsFiles
 from tests.tlskit import Pki
 
 

@@ -27,9 +27,10 @@ from smstrio.adapters.amqp.delivery import deliver_directly
 from smstrio.adapters.amqp.frames import settle_batch
 from smstrio.adapters.bridge import cross
 from smstrio.adapters.tls import client_context
-from smstrio.core.config import DEFAULT_AMQP_HEARTBEAT, TlsFiles, redact, split_urls
+from smstrio.core.config import DEFAULT_AMQP_HEARTBEAT
 from smstrio.core.errors import BrokerError
 from smstrio.core.logs import event
+from smstrio.core.urls import TlsFiles, redact, split_urls
 from smstrio.ports import ATTEMPT_HEADER, DeadLetter, Delivery, Outgoing, QueueInfo, Retry
 
 log = logging.getLogger(__name__)

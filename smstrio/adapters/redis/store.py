@@ -25,13 +25,14 @@ from redis.exceptions import RedisError
 from smstrio.adapters.bridge import cross
 from smstrio.adapters.tls import client_context
 from smstrio.core.audit import RunLedger
-from smstrio.core.config import REDIS_CLUSTER_SCHEMES, TlsFiles, redact
+from smstrio.core.config import REDIS_CLUSTER_SCHEMES
 from smstrio.core.errors import StoreError
 from smstrio.core.heartbeat import SenderInfo
 from smstrio.core.histogram import Histogram, bucket_key
 from smstrio.core.keys import RATE_TTL_S, Keys
 from smstrio.core.ratelimit import Gcra, Grant
 from smstrio.core.stats import Counted, OutcomeRecord, StoreView, Totals, recent_seconds
+from smstrio.core.urls import TlsFiles, redact
 
 
 def _lua(name: str) -> str:
