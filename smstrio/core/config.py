@@ -16,7 +16,7 @@ from smstrio.core.distributions import Distribution
 from smstrio.core.gateway import GatewaySettings
 from smstrio.core.logs import LOG_FORMATS
 from smstrio.core.sources import Sources, as_int
-from smstrio.core.urls import TlsFiles, _check, _check_url, redact, split_urls
+from smstrio.core.urls import TlsFiles, check, check_url, redact, split_urls
 
 _QUEUE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -56,31 +56,31 @@ class Common:
 
     def __post_init__(self) -> None:
         for node in self.amqp_urls:
-            _check_url(node, ("amqp", "amqps"), "AMQP")
+            check_url(node, ("amqp", "amqps"), "AMQP")
             parts = urlsplit(node)
-            _check(
+            check(
                 "," not in f"{parts.hostname}{parts.path}",
                 f"malformed AMQP URL {redact(node)!r}: each node of a list is a whole URL "
                 "(amqp://HOST,amqp://HOST2; a comma in a vhost as %2C)",
             )
             self.amqp_tls.check("--amqp", node, ("amqps",))
-        _check(
+        check(
             0 <= self.amqp_heartbeat <= 3600,
             f"AMQP heartbeat must be within 0..3600 seconds (0: none), got {self.amqp_heartbeat}",
         )
-        _check_url(self.redis_url, ("redis", "rediss", *REDIS_CLUSTER_SCHEMES), "Redis")
-        _check(
+        check_url(self.redis_url, ("redis", "rediss", *REDIS_CLUSTER_SCHEMES), "Redis")
+        check(
             not self.redis_cluster or urlsplit(self.redis_url).path in ("", "/", "/0"),
             f"Redis URL {redact(self.redis_url)!r}: a Redis Cluster has only database 0",
         )
         self.redis_tls.check("--redis", self.redis_url, ("rediss", "rediss+cluster"))
-        _check(bool(_QUEUE.match(self.queue)), f"invalid queue name {self.queue!r}: use 1 to 200 of A-Z a-z 0-9 . _ -")
-        _check(self.log_level in _LEVELS, f"invalid log level {self.log_level!r}: one of {', '.join(_LEVELS)}")
-        _check(
+        check(bool(_QUEUE.match(self.queue)), f"invalid queue name {self.queue!r}: use 1 to 200 of A-Z a-z 0-9 . _ -")
+        check(self.log_level in _LEVELS, f"invalid log level {self.log_level!r}: one of {', '.join(_LEVELS)}")
+        check(
             self.log_format in LOG_FORMATS,
             f"invalid log format {self.log_format!r}: one of {', '.join(LOG_FORMATS)}",
         )
-        _check(
+        check(
             self.queue_type in QUEUE_TYPES, f"invalid queue type {self.queue_type!r}: one of {', '.join(QUEUE_TYPES)}"
         )
 
@@ -158,9 +158,9 @@ class ProducerSettings:
     """Producer processes ``smstrio produce`` splits the count between; 1: this process publishes."""
 
     def __post_init__(self) -> None:
-        _check(self.count >= 0, f"message count must be >= 0, got {self.count}")
-        _check(1 <= self.window <= 65535, f"window must be within 1..65535, got {self.window}")
-        _check(1 <= self.processes <= 1024, f"processes must be within 1..1024, got {self.processes}")
+        check(self.count >= 0, f"message count must be >= 0, got {self.count}")
+        check(1 <= self.window <= 65535, f"window must be within 1..65535, got {self.window}")
+        check(1 <= self.processes <= 1024, f"processes must be within 1..1024, got {self.processes}")
 
 
 MAX_RATE_LIMIT = 1_000_000
@@ -203,33 +203,33 @@ class SenderSettings:
     """Messages a second every sender of the queue sends at most together, kept in the store; ``None``: none."""
 
     def __post_init__(self) -> None:
-        _check(1 <= self.workers <= 100_000, f"workers must be within 1..100000, got {self.workers}")
-        _check(1 <= self.processes <= 1024, f"processes must be within 1..1024, got {self.processes}")
-        _check(_finite(self.mean) and self.mean >= 0, f"mean must be a number >= 0 seconds, got {self.mean}")
-        _check(
+        check(1 <= self.workers <= 100_000, f"workers must be within 1..100000, got {self.workers}")
+        check(1 <= self.processes <= 1024, f"processes must be within 1..1024, got {self.processes}")
+        check(_finite(self.mean) and self.mean >= 0, f"mean must be a number >= 0 seconds, got {self.mean}")
+        check(
             _finite(self.failure_rate) and 0 <= self.failure_rate <= 1,
             f"failure rate must be within 0..1, got {self.failure_rate}",
         )
-        _check(
+        check(
             self.prefetch is None or 1 <= self.prefetch <= 65535,
             f"prefetch must be within 1..65535, got {self.prefetch}",
         )
-        _check(_finite(self.grace) and self.grace >= 0, f"grace must be >= 0 seconds, got {self.grace}")
-        _check(1 <= self.max_attempts <= 100, f"max attempts must be within 1..100, got {self.max_attempts}")
-        _check(
+        check(_finite(self.grace) and self.grace >= 0, f"grace must be >= 0 seconds, got {self.grace}")
+        check(1 <= self.max_attempts <= 100, f"max attempts must be within 1..100, got {self.max_attempts}")
+        check(
             _finite(self.summary_interval) and self.summary_interval >= 0,
             f"summary interval must be >= 0 seconds, got {self.summary_interval}",
         )
-        _check(
+        check(
             _finite(self.batch_linger) and 0 <= self.batch_linger <= 1,
             f"batch linger must be within 0..1 seconds, got {self.batch_linger}",
         )
-        _check(
+        check(
             _finite(self.retry_delay) and 0 <= self.retry_delay <= 3600,
             f"retry delay must be within 0..3600 seconds, got {self.retry_delay}",
         )
         for name, limit in (("rate limit", self.rate_limit), ("fleet rate limit", self.fleet_rate_limit)):
-            _check(
+            check(
                 limit is None or (_finite(limit) and 0 < limit <= MAX_RATE_LIMIT),
                 f"{name} must be > 0 and at most {MAX_RATE_LIMIT:,} messages per second, got {limit}",
             )
@@ -268,6 +268,6 @@ class MonitorSettings:
     """When set, ``/``, ``/stats`` and ``/metrics`` require ``Authorization: Bearer <token>``; kept out of reprs."""
 
     def __post_init__(self) -> None:
-        _check(_finite(self.interval) and self.interval > 0, f"interval must be > 0 seconds, got {self.interval}")
-        _check(0 <= self.port <= 65535, f"port must be within 0..65535, got {self.port}")
-        _check(self.token is None or self.token.strip() != "", "token must not be empty")
+        check(_finite(self.interval) and self.interval > 0, f"interval must be > 0 seconds, got {self.interval}")
+        check(0 <= self.port <= 65535, f"port must be within 0..65535, got {self.port}")
+        check(self.token is None or self.token.strip() != "", "token must not be empty")

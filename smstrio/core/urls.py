@@ -40,7 +40,7 @@ def _redact_one(url: str) -> str:
     return url if parts == original else urlunsplit(parts)
 
 
-def _check_url(url: str, schemes: tuple[str, ...], what: str) -> str:
+def check_url(url: str, schemes: tuple[str, ...], what: str) -> str:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
@@ -53,7 +53,7 @@ def _check_url(url: str, schemes: tuple[str, ...], what: str) -> str:
     return url
 
 
-def _check(ok: bool, message: str) -> None:
+def check(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
 
@@ -74,12 +74,12 @@ class TlsFiles:
     def check(self, flag: str, url: str, tls_schemes: tuple[str, ...]) -> None:
         """Each file exists, certificate and key come together, and only for a TLS URL (else they would be unused)."""
         for name, path in (("ca", self.ca), ("cert", self.cert), ("key", self.key)):
-            _check(path is None or path.is_file(), f"{flag}-{name} {path}: no such file")
-        _check(
+            check(path is None or path.is_file(), f"{flag}-{name} {path}: no such file")
+        check(
             (self.cert is None) == (self.key is None), f"{flag}-cert and {flag}-key go together: give both or neither"
         )
         scheme = urlsplit(url).scheme
-        _check(
+        check(
             not self.given or scheme in tls_schemes,
             f"{flag}-ca/-cert/-key need a TLS URL ({' or '.join(s + '://' for s in tls_schemes)}), "
             f"not {scheme}://: over plain TCP they would be ignored",
