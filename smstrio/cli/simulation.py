@@ -141,7 +141,7 @@ def simulate(
         Run on a virtual clock: no real waiting, durations are simulated seconds.
     engine
         What runs it: tasks (the full simulation), kernel (the event model: virtual time, no --port or --interval),
-        or auto (the kernel for a virtual-time run it models as the full simulation does, else tasks) [default auto].
+        or auto (the kernel for a virtual-time run it models as the full simulation does, else tasks).
     json_output
         Print the summary as one JSON object instead of text.
     max_p99
