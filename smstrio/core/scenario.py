@@ -9,6 +9,7 @@ import enum
 import math
 from dataclasses import dataclass, field
 
+from smstrio.core.config import MAX_RATE_LIMIT
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
 
@@ -20,6 +21,14 @@ MAX_SENDERS = 1000
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
+
+
+def _rate_limit(value: float | None, name: str) -> None:
+    """``None``, or a limit ``smstrio send`` takes: above 0, at most ``MAX_RATE_LIMIT`` a second."""
+    _check(
+        value is None or (math.isfinite(value) and 0 < value <= MAX_RATE_LIMIT),
+        f"{name} must be > 0 and at most {MAX_RATE_LIMIT:,} messages per second, got {value}",
+    )
 
 
 def _positive_or_none(value: float | None, name: str) -> None:
@@ -56,7 +65,7 @@ class SenderProfile:
             math.isfinite(self.retry_delay) and 0 <= self.retry_delay <= 3600,
             f"retry delay must be within 0..3600 seconds, got {self.retry_delay}",
         )
-        _positive_or_none(self.rate_limit, "rate limit")
+        _rate_limit(self.rate_limit, "rate limit")
 
     @property
     def mean_attempts(self) -> float:
@@ -122,7 +131,7 @@ class Scenario:
             1 <= len(self.senders) <= MAX_SENDERS,
             f"a scenario needs 1 to {MAX_SENDERS} senders, got {len(self.senders)}",
         )
-        _positive_or_none(self.fleet_rate_limit, "fleet rate limit")
+        _rate_limit(self.fleet_rate_limit, "fleet rate limit")
         names = self.sender_names
         _check(len(set(names)) == len(names), f"sender names must differ, got {', '.join(names)}")
 

@@ -182,7 +182,8 @@ def test_scenario_file_and_spec_take_retries_and_limits(tmp_path: Path) -> None:
     [
         ("max-attempts=0", "max attempts must be within 1..100, got 0"),
         ("retry-delay=-1", "retry delay must be within 0..3600 seconds, got -1.0"),
-        ("rate-limit=0", "rate limit must be a number > 0 when set, got 0.0"),
+        ("rate-limit=0", "rate limit must be > 0 and at most 1,000,000 messages per second, got 0.0"),
+        ("rate-limit=2000000", "rate limit must be > 0 and at most 1,000,000 messages per second, got 2000000.0"),
     ],
 )
 def test_bad_retries_and_limits_say_what_is_wrong(spec: str, message: str) -> None:
