@@ -24,8 +24,7 @@ import logging
 import os
 import socket
 import time
-import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import trio
@@ -34,46 +33,21 @@ from smstrio.core.config import SenderSettings
 from smstrio.core.errors import BrokerError, StoreError
 from smstrio.core.heartbeat import SenderInfo
 from smstrio.core.logs import bind, event
-from smstrio.core.ratelimit import Gcra
 from smstrio.core.stats import Counted
 from smstrio.nursery.batching import next_batch
 from smstrio.nursery.retry import retry
 from smstrio.ports import Broker, Delivery, FleetLimiter, Gateway, StatsStore
 from smstrio.roles.attempt import Result, attempt
 from smstrio.roles.intake import Intake
-from smstrio.roles.throttle import Throttle
+from smstrio.roles.sender_stats import HEARTBEAT_S, HEARTBEAT_TTL_S, SenderStatistics, new_sender_id
+from smstrio.roles.throttle import _throttle
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 1.0
-"""How often a sender announces itself."""
-HEARTBEAT_TTL_S = 5.0
-"""A sender not heard from for this long disappears from the statistics."""
 RECORD_GRACE_S = 5.0
 """After the grace period, how long the recorder may still try to store what finished."""
 EMPTY_CHECK_S = 0.5
 """With ``until_empty``, how often to look whether the queue and the pipeline are empty."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SenderStatistics:
-    """What one sender process has done so far."""
-
-    received: int
-    """Deliveries taken by a worker."""
-    settled: int
-    """Deliveries recorded and acknowledged."""
-    buffered: int
-    """Deliveries waiting for a free worker."""
-    counted: Counted
-    """Outcomes this sender counted first (duplicates: redeliveries already counted)."""
-    limit_wait_s: float = 0.0
-    """Time the next send waited for the rate limits, in all (see :class:`~smstrio.roles.throttle.Throttle`)."""
-
-
-def new_sender_id() -> str:
-    """``host-pid-xxxx``: unique across hosts and restarts."""
-    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
 
 
 class Sender:
@@ -314,20 +288,6 @@ class Sender:
             return await self._broker.queue_depth(self.settings.common.queue) == 0
         except BrokerError:
             return False
-
-
-def _throttle(s: SenderSettings, fleet: FleetLimiter | None) -> Throttle | None:
-    """The gate of this sender's rate limits; ``None`` without one (workers then take deliveries freely)."""
-    if s.rate_limit is None and s.fleet_rate_limit is None:
-        return None
-    if s.fleet_rate_limit is not None and fleet is None:
-        raise ValueError("a fleet rate limit needs the FleetLimiter (the stats store) to share it through")
-    return Throttle(
-        local=Gcra(rate=s.rate_limit) if s.rate_limit is not None else None,
-        fleet=Gcra(rate=s.fleet_rate_limit) if s.fleet_rate_limit is not None else None,
-        limiter=fleet,
-        batch=Throttle.batch_for(s.fleet_rate_limit or 1.0),
-    )
 
 
 async def run_sender(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import trio
 
+from smstrio.core.config import SenderSettings
 from smstrio.core.errors import StoreError
 from smstrio.core.ratelimit import Gcra, next_slot
 from smstrio.nursery.retry import retry
@@ -182,3 +183,17 @@ async def _until(due: float) -> None:
     and a ``Cancelled`` caught, about 40 µs of CPU here, even for a deadline that has passed."""
     if due - trio.current_time() > EARLY_S:
         await trio.sleep_until(due)
+
+
+def _throttle(s: SenderSettings, fleet: FleetLimiter | None) -> Throttle | None:
+    """The gate of this sender's rate limits; ``None`` without one (workers then take deliveries freely)."""
+    if s.rate_limit is None and s.fleet_rate_limit is None:
+        return None
+    if s.fleet_rate_limit is not None and fleet is None:
+        raise ValueError("a fleet rate limit needs the FleetLimiter (the stats store) to share it through")
+    return Throttle(
+        local=Gcra(rate=s.rate_limit) if s.rate_limit is not None else None,
+        fleet=Gcra(rate=s.fleet_rate_limit) if s.fleet_rate_limit is not None else None,
+        limiter=fleet,
+        batch=Throttle.batch_for(s.fleet_rate_limit or 1.0),
+    )
