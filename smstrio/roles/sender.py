@@ -40,7 +40,7 @@ from smstrio.ports import Broker, Delivery, FleetLimiter, Gateway, StatsStore
 from smstrio.roles.attempt import Result, attempt
 from smstrio.roles.intake import Intake
 from smstrio.roles.sender_stats import HEARTBEAT_S, HEARTBEAT_TTL_S, SenderStatistics, new_sender_id
-from smstrio.roles.throttle import _throttle
+from smstrio.roles.throttle import throttle_for
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class Sender:
             rate_limit=settings.rate_limit,
             fleet_rate_limit=settings.fleet_rate_limit,
         )
-        self._throttle = _throttle(settings, fleet)
+        self._throttle = throttle_for(settings, fleet)
         self._broker = broker
         self._store = store
         self._gateway = gateway

@@ -185,7 +185,7 @@ async def _until(due: float) -> None:
         await trio.sleep_until(due)
 
 
-def _throttle(s: SenderSettings, fleet: FleetLimiter | None) -> Throttle | None:
+def throttle_for(s: SenderSettings, fleet: FleetLimiter | None) -> Throttle | None:
     """The gate of this sender's rate limits; ``None`` without one (workers then take deliveries freely)."""
     if s.rate_limit is None and s.fleet_rate_limit is None:
         return None
