@@ -17,7 +17,7 @@ from smstrio.core.message import Sms
 from smstrio.core.ratelimit import Gcra, Grant
 from smstrio.ports import Gateway
 from smstrio.roles.sender import Sender, run_sender
-from tests.component.test_sender import _publish, _settings, _simulated
+from tests.component.senderkit import _publish, _settings, _simulated
 
 
 class StartsGateway:
