@@ -1,5 +1,5 @@
-"""Deployment tier: compose.yaml, the Containerfile, the CI workflow and the justfile, checked statically
-(no container engine runs here), and the local-process stack (``just local-up`` / ``local-down``) for real.
+"""Deployment tier: compose.yaml checked statically (no container engine runs here): its commands, settings,
+health checks, volumes and secrets. The Containerfile, the CI workflow and the local stack have files of their own.
 """
 
 from __future__ import annotations
