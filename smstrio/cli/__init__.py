@@ -1,7 +1,8 @@
 """The ``smstrio`` command line: parse flags once, build settings, run one role under Trio.
 
 ``_app`` holds the app, the shared flags, the runner and the exit codes; importing
-``services``, ``audit``, ``gateway``, ``simulation``, ``planning`` and ``bench`` registers their commands on it.
+``services``, ``watching``, ``audit``, ``gateway``, ``simulation``, ``planning`` and ``bench`` registers their
+commands on it.
 """
 
 from smstrio.cli import audit, bench, gateway, planning, services, simulation, watching

@@ -1,4 +1,4 @@
-"""The commands that talk to RabbitMQ and Redis: produce, send, monitor, stats, dead, reset."""
+"""The commands that move messages through RabbitMQ and Redis: produce and send (the others: watching)."""
 
 from __future__ import annotations
 
