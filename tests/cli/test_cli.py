@@ -1,4 +1,4 @@
-"""CLI tier: the ``smstrio`` command as a user runs it."""
+"""CLI tier: the ``smstrio`` command as a user runs it: a separate process, against the real services."""
 
 from __future__ import annotations
 
@@ -20,9 +20,6 @@ from smstrio.adapters.redis.store import RedisStore
 from smstrio.testing import AMQP_URL, REDIS_URL
 
 TIMEOUT_S = 120
-
-
-# Below: the command as a separate process, against the real services.
 
 
 def _env(queue: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
