@@ -75,9 +75,14 @@ def child_commands(settings: ProducerSettings, flags: ServiceFlags, seed: int | 
     ]
 
 
-def combine(queue: str, summaries: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
-    """The children's summaries as one: their runs, the sums, the rate over the whole command's time."""
+def combine(queue: str, summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The children's summaries as one: their runs, the sums, and the rate over the longest child's seconds.
+
+    Those seconds count as one producer's do, from its first publish (connecting not counted); the
+    children start together, so the longest of them spans the campaign.
+    """
     confirmed = sum(int(s["confirmed"]) for s in summaries)
+    seconds = max((float(s["seconds"]) for s in summaries), default=0.0)
     return {
         "queue": queue,
         "runs": [s["run"] for s in summaries],
@@ -101,7 +106,6 @@ def produce_in_processes(settings: ProducerSettings, flags: ServiceFlags) -> Non
         bar = console.ProduceProgress(settings.count, Console(file=sys.stderr), trio.current_time) if terminal else None
         async with open_services(settings.common, name="smstrio produce supervisor") as (broker, store):
             await broker.declare(settings.common.queue)
-            began = trio.current_time()
             done: list[tuple[int, bytes] | None] = [None] * len(commands)
             with trio.CancelScope() as hard:
                 async with trio.open_nursery() as nursery:
@@ -115,7 +119,6 @@ def produce_in_processes(settings: ProducerSettings, flags: ServiceFlags) -> Non
                     else:
                         await _until_exited(children)
                     nursery.cancel_scope.cancel()
-            seconds = trio.current_time() - began
         if hard.cancelled_caught:
             raise PublishError("stopped hard; the messages confirmed so far are counted in produced")
         failed = [(i, c) for i, c in enumerate(done) if c is None or c[0] != 0]
@@ -131,7 +134,7 @@ def produce_in_processes(settings: ProducerSettings, flags: ServiceFlags) -> Non
                 raise ServiceError(message)
             raise PublishError(message)
         summaries = [json.loads(c[1].decode().strip().splitlines()[-1]) for c in done if c is not None]
-        print(json.dumps(combine(settings.common.queue, summaries, seconds)), flush=True)
+        print(json.dumps(combine(settings.common.queue, summaries)), flush=True)
         return EXIT_OK
 
     run_command("producer", settings.common, main)

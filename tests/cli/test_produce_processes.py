@@ -35,18 +35,18 @@ def test_each_child_has_its_share_and_a_seed_drawn_from_the_parents() -> None:
     ]
 
 
-def test_the_summary_adds_the_childrens_and_rates_over_the_whole_time() -> None:
-    """Published and confirmed add up, every run is listed, the rate is confirmed over the parent's seconds."""
+def test_the_summary_adds_the_childrens_and_rates_over_the_longest_child() -> None:
+    """Published and confirmed add up, every run is listed, the rate is confirmed over the longest child's seconds."""
     children = [
         {"queue": "q", "run": "a", "published": 6, "confirmed": 5, "seconds": 1.0, "rate_per_s": 5.0},
-        {"queue": "q", "run": "b", "published": 5, "confirmed": 5, "seconds": 1.5, "rate_per_s": 3.3},
+        {"queue": "q", "run": "b", "published": 5, "confirmed": 5, "seconds": 2.5, "rate_per_s": 2.0},
     ]
-    assert combine("q", children, 2.0) == {
+    assert combine("q", children) == {
         "queue": "q",
         "runs": ["a", "b"],
         "processes": 2,
         "published": 11,
         "confirmed": 10,
-        "seconds": 2.0,
-        "rate_per_s": 5.0,
+        "seconds": 2.5,
+        "rate_per_s": 4.0,
     }
