@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smstrio.adapters.amqp.broker import with_heartbeat
+from smstrio.adapters.amqp.connection import with_heartbeat
 from smstrio.core.config import DEFAULT_AMQP_HEARTBEAT, Common
 from smstrio.core.errors import ConfigError
 from smstrio.core.sources import Sources
