@@ -3,7 +3,8 @@
 Messages are published persistent (``delivery_mode=2``) with publisher confirms, with
 the stable message id as the AMQP ``message_id``. One channel consumes and acks; a
 second, in confirm mode, publishes. The queues and the coroutines each call runs on
-the asyncio side are in :mod:`smstrio.adapters.amqp.topology`.
+the asyncio side are in :mod:`smstrio.adapters.amqp.topology`; the connection (its nodes,
+channels and loss) in :mod:`smstrio.adapters.amqp.connection`.
 """
 
 from __future__ import annotations
