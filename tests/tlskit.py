@@ -26,8 +26,8 @@ import trio
 import trustme
 
 from smstrio.testing import Smstrio, free_port
+from smstrio.testing_cluster import RABBITMQ_SERVER, START_TIMEOUT_S, _wait_for_port
 
-START_TIMEOUT_S = 45.0
 PASSWORD = "s3cret-tls-pw"
 
 
@@ -56,19 +56,6 @@ class Pki:
         client.private_key_pem.write_to_path(str(pki.client_key))
         other.cert_pem.write_to_path(str(pki.other_ca))
         return pki
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server not listening on {port} after {START_TIMEOUT_S} s")
 
 
 @contextmanager
@@ -164,9 +151,6 @@ def _nodes(directory: Path, ports: list[int], pki: Pki | None) -> Iterator[None]
         yield
 
 
-RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
-
-
 @contextmanager
 def tls_rabbitmq(pki: Pki, directory: Path) -> Iterator[int]:
     """A RabbitMQ node of its own (own name, ports, data, logs and cookie) with only a TLS listener that
@@ -201,10 +185,6 @@ def tls_rabbitmq(pki: Pki, directory: Path) -> Iterator[int]:
     }
     with running([str(RABBITMQ_SERVER)], port, directory / "server.log", env=env):
         yield port
-
-
-def rabbitmq_available() -> bool:
-    return RABBITMQ_SERVER.exists() and os.access(RABBITMQ_SERVER, os.X_OK)
 
 
 def redis_available() -> bool:

@@ -19,8 +19,7 @@ import trio
 
 from smstrio.adapters.redis.store import RedisStore
 from smstrio.testing import REDIS_URL, Smstrio, stats
-from tests.clusterkit import Node, rabbitmq_cluster, running
-from tests.tlskit import rabbitmq_available
+from smstrio.testing_cluster import Node, rabbitmq_available, rabbitmq_cluster, running
 
 pytestmark = [
     pytest.mark.services,

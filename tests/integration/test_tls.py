@@ -11,11 +11,11 @@ import pytest
 from smstrio.adapters.amqp.broker import AmqpBroker
 from smstrio.cli import EXIT_UNAVAILABLE
 from smstrio.testing import AMQP_URL, Smstrio, stats
+from smstrio.testing_cluster import rabbitmq_available
 from tests.tlskit import (
     PASSWORD,
     Pki,
     monitor_stats,
-    rabbitmq_available,
     redis_available,
     redis_cluster,
     tls_rabbitmq,

@@ -1,8 +1,10 @@
-"""A private RabbitMQ cluster for the cluster tests: nodes of the test's own on free 127.0.0.1 ports.
+"""A private RabbitMQ cluster for the cluster tests and the failover benchmark: nodes of their own on free
+127.0.0.1 ports.
 
 Each node has its own name, ports, data and logs under a temporary directory; all share one HOME,
 hence one Erlang cookie, and join the first node with ``rabbitmqctl join_cluster``. None touches the
 shared RabbitMQ node (they do register with the machine's epmd, under names of their own).
+Like :mod:`smstrio.testing`, nothing in the package imports this module.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,10 +21,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smstrio.testing import free_port
-from tests.tlskit import RABBITMQ_SERVER, START_TIMEOUT_S, _wait_for_port
 
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 RABBITMQCTL = RABBITMQ_SERVER.with_name("rabbitmqctl")
+START_TIMEOUT_S = 45.0
 CTL_TIMEOUT_S = 120.0
+
+
+def rabbitmq_available() -> bool:
+    return RABBITMQ_SERVER.exists() and os.access(RABBITMQ_SERVER, os.X_OK)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server not listening on {port} after {START_TIMEOUT_S} s")
 
 
 @dataclass
