@@ -19,7 +19,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import trio
+
+from smstrio.adapters.redis.store import RedisStore
 from smstrio.testing import free_port
 
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
@@ -149,3 +154,24 @@ def running(node: Node) -> list[str]:
     """The names of the cluster's running nodes, as ``node`` sees them."""
     names: list[str] = json.loads(node.ctl("cluster_status", "--formatter", "json"))["running_nodes"]
     return names
+
+
+def events(log: Path, name: str) -> list[dict[str, Any]]:
+    """The JSON lines of the smstrio log ``log`` whose event is ``name``, in order."""
+    lines = (line for line in log.read_text(errors="replace").splitlines() if line.startswith("{"))
+    return [e for e in map(json.loads, lines) if e.get("event") == name]
+
+
+async def node_of(log: Path, nodes: list[Node]) -> Node:
+    """The node the process logging to ``log`` is connected to now (its last 'connected' line)."""
+    with trio.fail_after(30):
+        while not (connected := events(log, "connected to a broker node")):  # noqa: ASYNC110 - reads a log file
+            await trio.sleep(0.05)
+    port = urlsplit(connected[-1]["node"]).port
+    return next(n for n in nodes if n.port == port)
+
+
+async def until_total(store: RedisStore, field: str, count: int) -> None:
+    """Wait until the queue's total ``field`` (``produced``, ``sent``, ...) reaches ``count``."""
+    while getattr((await store.view()).totals, field) < count:  # noqa: ASYNC110 - polls Redis
+        await trio.sleep(0.02)

@@ -12,14 +12,13 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import trio
 
 from smstrio.adapters.redis.store import RedisStore
 from smstrio.testing import REDIS_URL, Smstrio, stats
-from smstrio.testing_cluster import Node, rabbitmq_available, rabbitmq_cluster, running
+from smstrio.testing_cluster import Node, events, node_of, rabbitmq_available, rabbitmq_cluster, running, until_total
 
 pytestmark = [
     pytest.mark.services,
@@ -43,25 +42,6 @@ async def cluster(tmp_path: Path, record_property: Any) -> AsyncIterator[list[No
         await trio.to_thread.run_sync(manager.__exit__, None, None, None)
 
 
-def _events(log: Path, name: str) -> list[dict[str, Any]]:
-    lines = (line for line in log.read_text(errors="replace").splitlines() if line.startswith("{"))
-    return [e for e in map(json.loads, lines) if e.get("event") == name]
-
-
-async def _node_of(log: Path, nodes: list[Node]) -> Node:
-    """The node the process logging to ``log`` is connected to now (its last 'connected' line)."""
-    with trio.fail_after(30):
-        while not (connected := _events(log, "connected to a broker node")):  # noqa: ASYNC110 - reads a log file
-            await trio.sleep(0.05)
-    port = urlsplit(connected[-1]["node"]).port
-    return next(n for n in nodes if n.port == port)
-
-
-async def _until(store: RedisStore, field: str, count: int) -> None:
-    while getattr((await store.view()).totals, field) < count:  # noqa: ASYNC110 - polls Redis
-        await trio.sleep(0.02)
-
-
 async def test_a_cluster_losing_a_node_under_each_role_counts_every_message_once(
     cluster: list[Node], store: RedisStore, queue_name: str, tmp_path: Path, record_property: Any
 ) -> None:
@@ -72,8 +52,8 @@ async def test_a_cluster_losing_a_node_under_each_role_counts_every_message_once
     logs = tmp_path / "logs"
     with trio.fail_after(400):
         producer = await smstrio.start("produce", str(MESSAGES), "--window", "500")
-        first = await _node_of(logs / "001-produce.log", cluster)
-        await _until(store, "produced", MESSAGES // 4)
+        first = await node_of(logs / "001-produce.log", cluster)
+        await until_total(store, "produced", MESSAGES // 4)
         producer_killed_at = time.time()
         await trio.to_thread.run_sync(first.kill)
         assert await producer.wait() == 0
@@ -81,18 +61,18 @@ async def test_a_cluster_losing_a_node_under_each_role_counts_every_message_once
         assert len(await trio.to_thread.run_sync(running, first)) == 3
 
         senders = [await smstrio.start(*SENDER, "--seed", str(seed)) for seed in (1, 2)]
-        held = [await _node_of(logs / f"00{i}-send.log", cluster) for i in (2, 3)]
+        held = [await node_of(logs / f"00{i}-send.log", cluster) for i in (2, 3)]
         second = [n for n in held if n is not first] or held  # another node than the first, if a sender is on one
-        await _until(store, "sent", MESSAGES // 4)
+        await until_total(store, "sent", MESSAGES // 4)
         killed_at = time.time()
         await trio.to_thread.run_sync(second[0].kill)
         for sender in senders:
             assert await sender.wait() == 0
-        failover = [e["ts"] for i in (2, 3) for e in _events(logs / f"00{i}-send.log", "consuming again")]
+        failover = [e["ts"] for i in (2, 3) for e in events(logs / f"00{i}-send.log", "consuming again")]
 
     producer_log = logs / "001-produce.log"
-    assert len(_events(producer_log, "lost the broker; reconnecting")) >= 1
-    moved = [e["ts"] for e in _events(producer_log, "connected to a broker node") if e["ts"] > producer_killed_at]
+    assert len(events(producer_log, "lost the broker; reconnecting")) >= 1
+    moved = [e["ts"] for e in events(producer_log, "connected to a broker node") if e["ts"] > producer_killed_at]
     record_property("producer_failover_s", round(moved[0] - producer_killed_at, 2))  # SIGKILL to a new node
     assert failover, "a sender on the killed node reconnects to another"
     record_property("sender_failover_s", round(min(failover) - killed_at, 2))  # SIGKILL to consuming again
