@@ -100,3 +100,7 @@ bench *args:
 # The issue-4 measurement: GET /stats latency (p50/p99/max of 1,000 requests) while 50,000 messages flow.
 bench-stats *args:
     uv run python benchmarks/stats_latency.py {{args}}
+
+# Failover in a private three-node RabbitMQ cluster: seconds from a node's SIGKILL to the producer and sender going on.
+bench-failover *args:
+    uv run python benchmarks/failover.py {{args}}
