@@ -17,6 +17,7 @@ parent only.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -25,7 +26,7 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
@@ -106,20 +107,10 @@ def produce_in_processes(settings: ProducerSettings, flags: ServiceFlags) -> Non
         bar = console.ProduceProgress(settings.count, Console(file=sys.stderr), trio.current_time) if terminal else None
         async with open_services(settings.common, name="smstrio produce supervisor") as (broker, store):
             await broker.declare(settings.common.queue)
-            done: list[tuple[int, bytes] | None] = [None] * len(commands)
-            with trio.CancelScope() as hard:
-                async with trio.open_nursery() as nursery:
-                    children: list[trio.Process] = []
-                    for index, command in enumerate(commands):
-                        children.append(await nursery.start(_child, command, env, index, done, terminal))
-                    await nursery.start(stop_on_signals, functools.partial(_terminate, children), hard)
-                    if bar is not None:
-                        with bar:
-                            await _show_progress(store, bar.update, children)
-                    else:
-                        await _until_exited(children)
-                    nursery.cancel_scope.cancel()
-        if hard.cancelled_caught:
+            with bar if bar is not None else contextlib.nullcontext():
+                progress = functools.partial(_show_progress, store, bar.update) if bar is not None else None
+                done = await run_children(commands, env, forward=terminal, progress=progress)
+        if done is None:
             raise PublishError("stopped hard; the messages confirmed so far are counted in produced")
         failed = [(i, c) for i, c in enumerate(done) if c is None or c[0] != 0]
         for index, completed in failed:
@@ -138,6 +129,32 @@ def produce_in_processes(settings: ProducerSettings, flags: ServiceFlags) -> Non
         return EXIT_OK
 
     run_command("producer", settings.common, main)
+
+
+async def run_children(
+    commands: list[list[str]],
+    env: dict[str, str],
+    *,
+    forward: bool,
+    progress: Callable[[list[trio.Process]], Awaitable[None]] | None = None,
+) -> list[tuple[int, bytes] | None] | None:
+    """Run every command as a child to its end: each one's exit code and what it printed, in order.
+
+    The first SIGINT/SIGTERM sends each child SIGTERM; the second kills them and returns ``None``.
+    ``progress``, if given, runs beside them with the list of children.
+    """
+    done: list[tuple[int, bytes] | None] = [None] * len(commands)
+    with trio.CancelScope() as hard:
+        async with trio.open_nursery() as signals:
+            async with trio.open_nursery() as nursery:  # ends once every child's output is kept
+                children: list[trio.Process] = []
+                for index, command in enumerate(commands):
+                    children.append(await nursery.start(_child, command, env, index, done, forward))
+                await signals.start(stop_on_signals, functools.partial(_terminate, children), hard)
+                if progress is not None:
+                    nursery.start_soon(progress, children)
+            signals.cancel_scope.cancel()
+    return None if hard.cancelled_caught else done
 
 
 async def _child(

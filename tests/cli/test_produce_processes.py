@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from smstrio.cli._app import ServiceFlags
-from smstrio.cli._produce_processes import child_commands, combine, flag_arguments, shares
+from smstrio.cli._produce_processes import child_commands, combine, flag_arguments, run_children, shares
 from smstrio.core.config import Common, ProducerSettings
 
 
@@ -50,3 +50,11 @@ def test_the_summary_adds_the_childrens_and_rates_over_the_longest_child() -> No
         "seconds": 2.5,
         "rate_per_s": 4.0,
     }
+
+
+async def test_each_childs_exit_and_output_are_kept_when_they_all_end_at_once() -> None:
+    """Children that print and exit at once: each one's exit code and output are kept, in order (20 rounds of 4)."""
+    commands = [[sys.executable, "-c", f"import sys; print('child {i}'); sys.exit({i % 2})"] for i in range(4)]
+    for _ in range(20):
+        done = await run_children(commands, {}, forward=False)
+        assert done == [(i % 2, f"child {i}\n".encode()) for i in range(4)]
