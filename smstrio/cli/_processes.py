@@ -144,10 +144,13 @@ async def _summarize(supervisor: Supervisor, store: StatsStore, interval: float)
     """Every ``interval`` seconds, log the children's combined counts and rate, read from their heartbeats.
 
     Counts are each child's as of its last heartbeat (once a second), kept after it ends, so a
-    restarted child's work still adds up.
+    restarted child's work still adds up. Under a rate limit, the line also gives the time the
+    children's sends waited for it, in all (``limit_wait_s``; null without one), as a sender's own line does.
     """
     host = socket.gethostname()
     counts: dict[str, tuple[int, int, int, int]] = {}
+    waits: dict[str, float] = {}
+    limited = False
     processed, at = 0, trio.current_time()
     while True:
         await trio.sleep(interval)
@@ -161,6 +164,8 @@ async def _summarize(supervisor: Supervisor, store: StatsStore, interval: float)
         for s in view.senders:
             if s.host == host and s.pid in ours:
                 counts[s.id] = (s.sent, s.failed, s.invalid, s.retried)
+                waits[s.id] = s.limit_wait_s
+                limited = limited or s.rate_limit is not None or s.fleet_rate_limit is not None
         sent, failed, invalid, retried = (sum(c[i] for c in counts.values()) for i in range(4))
         now = trio.current_time()
         event(
@@ -173,5 +178,6 @@ async def _summarize(supervisor: Supervisor, store: StatsStore, interval: float)
             invalid=invalid,
             retried=retried,
             rate_per_s=round((sent + failed + invalid - processed) / (now - at), 1),
+            limit_wait_s=round(sum(waits.values()), 3) if limited else None,
         )
         processed, at = sent + failed + invalid, now

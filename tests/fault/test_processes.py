@@ -203,9 +203,29 @@ async def test_until_empty_children_drain_the_queue_and_the_supervisor_exits_0(
     assert [e["exit"] for e in _log_events(smstrio, "child exited")] == ["0", "0"]
     assert _log_events(smstrio, "child died; restarting") == []
     assert {e["role"] for e in _log_events(smstrio, "summary")} == {"supervisor", "sender"}
+    assert {e["limit_wait_s"] for e in _log_events(smstrio, "summary")} == {None}  # no limit, no wait to show
     data = stats(await smstrio.run("stats"))
     _ledger(data, 3000)
     assert data["duplicates"] == 0
+
+
+@pytest.mark.services
+async def test_under_a_rate_limit_the_supervisors_summary_adds_up_the_childrens_waits(
+    broker: AmqpBroker, store: RedisStore, queue_name: str, tmp_path: Path
+) -> None:
+    """send --processes 2 --rate-limit 200: the supervisor's summary lines carry the children's limit waits, summed."""
+    smstrio = Smstrio(queue_name, AMQP_URL, REDIS_URL, tmp_path, extra_env={"LOG_FORMAT": "json"})
+    with trio.fail_after(120):
+        assert (await smstrio.run("produce", "600")).returncode == 0
+        supervisor = await smstrio.start(*SENDERS, "--mean", "0", "--rate-limit", "200", "--until-empty")
+        assert await supervisor.wait() == 0
+    summaries = _log_events(smstrio, "summary")
+    ours = [e["limit_wait_s"] for e in summaries if e["role"] == "supervisor" and e["limit_wait_s"] is not None]
+    theirs = {e["sender"]: e["limit_wait_s"] for e in summaries if e["role"] == "sender"}  # each child's last
+    assert ours == sorted(ours)
+    assert ours[-1] > 0
+    assert ours[-1] <= round(sum(theirs.values()), 3)  # heartbeats lag the children's own last lines
+    _ledger(stats(await smstrio.run("stats")), 600)
 
 
 @pytest.mark.services
