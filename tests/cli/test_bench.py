@@ -47,7 +47,8 @@ def test_a_small_bench_runs_every_scenario_exactly_and_cleans_up() -> None:
     """A scaled-down run measures every scenario and reference, counts exactly, and leaves no queue or key."""
     args = ["--messages", "400", "--workers", "20", "--concurrency-workers", "100", "--concurrency-mean", "0.05"]
     args += ["--concurrency-messages", "400", "--e2e-messages", "600", "--reference-messages", "200"]
-    args += ["--limiter-messages", "400", "--http-messages", "400", "--http-workers", "20"]
+    # The limiter's drains must last some CPU clock ticks (10 ms) for its ratio: 400 messages at mean 0 may not.
+    args += ["--limiter-messages", "3000", "--http-messages", "400", "--http-workers", "20"]
     done = subprocess.run(
         [sys.executable, "-m", "smstrio", "bench", *args, "--json", "--amqp-url", AMQP_URL, "--redis-url", REDIS_URL],
         capture_output=True,
