@@ -21,8 +21,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
-import socket
 import time
 from dataclasses import asdict, replace
 from typing import Any
@@ -31,7 +29,6 @@ import trio
 
 from smstrio.core.config import SenderSettings
 from smstrio.core.errors import BrokerError, StoreError
-from smstrio.core.heartbeat import SenderInfo
 from smstrio.core.logs import bind, event
 from smstrio.core.stats import Counted
 from smstrio.nursery.batching import next_batch
@@ -39,7 +36,7 @@ from smstrio.nursery.retry import retry
 from smstrio.ports import Broker, Delivery, FleetLimiter, Gateway, StatsStore
 from smstrio.roles.attempt import Result, attempt
 from smstrio.roles.intake import Intake
-from smstrio.roles.sender_stats import HEARTBEAT_S, HEARTBEAT_TTL_S, SenderStatistics, new_sender_id
+from smstrio.roles.sender_stats import HEARTBEAT_S, HEARTBEAT_TTL_S, SenderStatistics, sender_info
 from smstrio.roles.throttle import throttle_for
 
 log = logging.getLogger(__name__)
@@ -62,20 +59,7 @@ class Sender:
         fleet: FleetLimiter | None = None,
     ) -> None:
         self.settings = settings
-        simulated = settings.gateway.kind == "simulated"
-        self.info = SenderInfo(
-            id=new_sender_id(),
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            workers=settings.workers,
-            mean_s=settings.mean if simulated else None,
-            failure_rate=settings.failure_rate if simulated else None,
-            distribution=settings.distribution.value if simulated else None,
-            started_at=round(time.time(), 3),
-            gateway=settings.gateway.kind,
-            rate_limit=settings.rate_limit,
-            fleet_rate_limit=settings.fleet_rate_limit,
-        )
+        self.info = sender_info(settings)
         self._throttle = throttle_for(settings, fleet)
         self._broker = broker
         self._store = store

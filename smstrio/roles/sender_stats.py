@@ -1,12 +1,16 @@
-"""What a sender says of itself: its id, its statistics record, and how often its heartbeat tells the store."""
+"""What a sender says of itself: its id and heartbeat record, its statistics record, and how often its heartbeat
+tells the store."""
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 
+from smstrio.core.config import SenderSettings
+from smstrio.core.heartbeat import SenderInfo
 from smstrio.core.stats import Counted
 
 HEARTBEAT_S = 1.0
@@ -29,6 +33,24 @@ class SenderStatistics:
     """Outcomes this sender counted first (duplicates: redeliveries already counted)."""
     limit_wait_s: float = 0.0
     """Time the next send waited for the rate limits, in all (see :class:`~smstrio.roles.throttle.Throttle`)."""
+
+
+def sender_info(settings: SenderSettings) -> SenderInfo:
+    """What a sender with ``settings`` announces of itself from its start (its counts come with each beat)."""
+    simulated = settings.gateway.kind == "simulated"
+    return SenderInfo(
+        id=new_sender_id(),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        workers=settings.workers,
+        mean_s=settings.mean if simulated else None,
+        failure_rate=settings.failure_rate if simulated else None,
+        distribution=settings.distribution.value if simulated else None,
+        started_at=round(time.time(), 3),
+        gateway=settings.gateway.kind,
+        rate_limit=settings.rate_limit,
+        fleet_rate_limit=settings.fleet_rate_limit,
+    )
 
 
 def new_sender_id() -> str:
