@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 import aiormq
 import pytest
@@ -12,7 +10,6 @@ import trio
 
 from smstrio.adapters.amqp.delivery import deliver_directly
 from smstrio.adapters.bridge import cross
-from smstrio.testing import AMQP_URL
 
 pytestmark = pytest.mark.services
 
@@ -21,28 +18,17 @@ BODIES = [b"first", b"", b"x" * 300_000, b"last"]
 
 
 @pytest.fixture
-async def channel(bridge: None, queue_name: str) -> AsyncIterator[aiormq.abc.AbstractChannel]:
-    """A channel with deliveries handed over directly, holding the test's queue with ``BODIES`` in it."""
-    connection = await cross(aiormq.connect, AMQP_URL)
-    ch = await cross(connection.channel, publisher_confirms=True)
-    deliver_directly(ch)
+async def filled(channel: aiormq.abc.AbstractChannel, queue_name: str) -> aiormq.abc.AbstractChannel:
+    """``channel`` with deliveries handed over directly, holding the test's queue with ``BODIES`` in it."""
+    deliver_directly(channel)
 
     async def fill() -> None:
-        await ch.queue_declare(queue_name, auto_delete=True)
+        await channel.queue_declare(queue_name, auto_delete=True)
         for body in BODIES:
-            await ch.basic_publish(body, routing_key=queue_name)
+            await channel.basic_publish(body, routing_key=queue_name)
 
     await cross(fill)
-    try:
-        yield ch
-    finally:
-
-        async def clean() -> None:
-            with contextlib.suppress(aiormq.exceptions.AMQPError):
-                await (await connection.channel()).queue_delete(queue_name)
-            await connection.close()
-
-        await cross(clean)
+    return channel
 
 
 async def _consume(channel: aiormq.abc.AbstractChannel, queue: str, callback: object) -> None:
@@ -50,7 +36,7 @@ async def _consume(channel: aiormq.abc.AbstractChannel, queue: str, callback: ob
 
 
 async def test_a_plain_function_is_called_in_the_reader_with_every_body_whole(
-    channel: aiormq.abc.AbstractChannel, queue_name: str
+    filled: aiormq.abc.AbstractChannel, queue_name: str
 ) -> None:
     """A synchronous consumer gets each body whole, all from one task (the reader): no task per message."""
     got: list[tuple[bytes, asyncio.Task[object] | None]] = []
@@ -61,7 +47,7 @@ async def test_a_plain_function_is_called_in_the_reader_with_every_body_whole(
         if len(got) == len(BODIES):
             done.set()
 
-    await _consume(channel, queue_name, deliver)
+    await _consume(filled, queue_name, deliver)
     with trio.fail_after(10):
         await done.wait()
     assert [body for body, _ in got] == BODIES
@@ -69,7 +55,7 @@ async def test_a_plain_function_is_called_in_the_reader_with_every_body_whole(
 
 
 async def test_a_coroutine_consumer_still_runs_in_a_task_of_its_own(
-    channel: aiormq.abc.AbstractChannel, queue_name: str
+    filled: aiormq.abc.AbstractChannel, queue_name: str
 ) -> None:
     """An async consumer on such a channel runs as aiormq runs it: one task per message, bodies whole."""
     got: list[tuple[bytes, asyncio.Task[object] | None]] = []
@@ -80,7 +66,7 @@ async def test_a_coroutine_consumer_still_runs_in_a_task_of_its_own(
         if len(got) == len(BODIES):
             done.set()
 
-    await _consume(channel, queue_name, deliver)
+    await _consume(filled, queue_name, deliver)
     with trio.fail_after(10):
         await done.wait()
     assert [body for body, _ in got] == BODIES

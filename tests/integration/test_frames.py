@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import struct
-from collections.abc import AsyncIterator
 from typing import cast
 
 import aiormq
@@ -17,7 +15,6 @@ from pamqp import commands as spec
 from smstrio.adapters.amqp import frames
 from smstrio.adapters.amqp.frames import SUPPORTED, Publication, publish_batch, settle_batch, supports
 from smstrio.adapters.bridge import cross
-from smstrio.testing import AMQP_URL
 
 PATHS = [pytest.param(True, id="batched"), pytest.param(False, id="per-message")]
 
@@ -34,23 +31,6 @@ def test_supports_only_the_pinned_series() -> None:
 def test_installed_aiormq_takes_the_batched_path() -> None:
     """The locked aiormq is the pinned series, so the fast path is the one in use."""
     assert SUPPORTED
-
-
-@pytest.fixture
-async def channel(bridge: None, queue_name: str) -> AsyncIterator[aiormq.abc.AbstractChannel]:
-    """A confirm-mode channel on its own connection; the test's queue is deleted afterwards."""
-    connection = await cross(aiormq.connect, AMQP_URL)
-    ch = await cross(connection.channel, publisher_confirms=True)
-    try:
-        yield ch
-    finally:
-
-        async def clean() -> None:
-            with contextlib.suppress(aiormq.exceptions.AMQPError):
-                await (await connection.channel()).queue_delete(queue_name)
-            await connection.close()
-
-        await cross(clean)
 
 
 async def _get(
