@@ -54,8 +54,33 @@ app = cyclopts.App(
 
 @Parameter(name="*")
 @dataclass
-class ServiceFlags:
-    """Flags every command shares. Each falls back to its environment variable, then ``.env``."""
+class LogFlags:
+    """The logging flags of the commands that talk to no RabbitMQ or Redis: simulate, plan, mock-gateway."""
+
+    log_level: str | None = None
+    "DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO]."
+    log_file: Path | None = None
+    "Also append the JSON log lines to this file [env LOG_FILE]."
+    log_format: str | None = None
+    "Log lines on stderr: auto (console on a terminal, else json), console or json [env LOG_FORMAT; default auto]."
+
+    def resolve(self, src: Sources) -> Common:
+        """Only the logging settings, each falling back to its environment variable, then ``.env``."""
+        return Common(
+            log_level=src.pick(self.log_level, ("LOG_LEVEL",), str, "INFO").upper(),
+            log_file=src.pick(self.log_file, ("LOG_FILE",), Path, None),
+            log_format=src.pick(self.log_format, ("LOG_FORMAT",), str, "auto").lower(),
+        )
+
+
+DEFAULT_LOG_FLAGS = LogFlags()
+
+
+@Parameter(name="*")
+@dataclass
+class ServiceFlags(LogFlags):
+    """Flags every command that talks to the servers shares, the logging ones included. Each falls back to its
+    environment variable, then ``.env``."""
 
     amqp_url: Annotated[list[str] | None, Parameter(negative=())] = None
     (
@@ -71,12 +96,6 @@ class ServiceFlags:
     "Redis URL [env REDIS_URL, or REDIS_HOST; default redis://localhost:6379/0]."
     queue: str | None = None
     "Queue name; statistics are kept per queue [env QUEUE_NAME; default sms_queue]."
-    log_level: str | None = None
-    "DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO]."
-    log_file: Path | None = None
-    "Also append the JSON log lines to this file [env LOG_FILE]."
-    log_format: str | None = None
-    "Log lines on stderr: auto (console on a terminal, else json), console or json [env LOG_FORMAT; default auto]."
     queue_type: str | None = None
     "classic or quorum; every command on a queue must agree [env QUEUE_TYPE; default classic]."
     amqp_ca: Path | None = None

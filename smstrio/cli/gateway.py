@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 from cyclopts import Parameter
 
-from smstrio.cli._app import app, run_command, sources, stop_by_trigger, until_signalled
-from smstrio.core.config import Common, SenderSettings
+from smstrio.cli._app import DEFAULT_LOG_FLAGS, LogFlags, app, run_command, sources, stop_by_trigger, until_signalled
+from smstrio.core.config import SenderSettings
 from smstrio.core.distributions import Distribution, sampler
 from smstrio.core.gateway import (
     DEFAULT_TEMPLATE,
@@ -95,8 +94,7 @@ def mock_gateway(
     rate_limit: float | None = None,
     token: str | None = None,
     seed: int | None = None,
-    log_level: str | None = None,
-    log_file: Path | None = None,
+    log_flags: LogFlags = DEFAULT_LOG_FLAGS,
 ) -> None:
     """Serve a mock SMS API to send against: smstrio send --gateway http --gateway-url http://HOST:PORT/sms.
 
@@ -126,16 +124,9 @@ def mock_gateway(
         Answer 401 to requests without "Authorization: Bearer TOKEN".
     seed
         Seed the random generator (latencies and answers).
-    log_level
-        DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO].
-    log_file
-        Also append the JSON log lines to this file [env LOG_FILE].
     """
     src = sources()
-    common = Common(
-        log_level=src.pick(log_level, ("LOG_LEVEL",), str, "INFO").upper(),
-        log_file=src.pick(log_file, ("LOG_FILE",), Path, None),
-    )
+    common = log_flags.resolve(src)
     settings = MockGatewaySettings(
         host=host,
         port=port,

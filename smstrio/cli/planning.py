@@ -16,9 +16,18 @@ import trio
 from cyclopts import Parameter
 from rich.console import Console
 
-from smstrio.cli._app import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, app, run_command
+from smstrio.cli._app import (
+    DEFAULT_LOG_FLAGS,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    LogFlags,
+    app,
+    run_command,
+    sources,
+)
 from smstrio.cli._campaign import SenderDefaults, check_scaling, planned_campaign, planned_profiles
-from smstrio.cli.simulation import log_settings, virtual_clock
+from smstrio.cli.simulation import virtual_clock
 from smstrio.core.distributions import Distribution
 from smstrio.core.scenario import ArrivalProcess, Scenario
 from smstrio.core.scenario_file import load_scenario
@@ -50,9 +59,7 @@ def plan(
     seed: int | None = None,
     json_output: Annotated[bool, Parameter(name="--json")] = False,
     report: Path | None = None,
-    log_level: str | None = None,
-    log_file: Path | None = None,
-    log_format: str | None = None,
+    log_flags: LogFlags = DEFAULT_LOG_FLAGS,
 ) -> None:
     """Find the fewest workers that answer one of two questions.
 
@@ -113,14 +120,8 @@ def plan(
         Print one JSON object: the answer, every run and the deciding summaries.
     report
         Also write the plan to this HTML file: one self-contained page with the curve around the answer.
-    log_level
-        DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO].
-    log_file
-        Also append the JSON log lines to this file [env LOG_FILE].
-    log_format
-        Log lines on stderr: auto (console on a terminal, else json), console or json [env LOG_FORMAT; default auto].
     """
-    common = log_settings(log_level, log_file, log_format)
+    common = log_flags.resolve(sources())
     base = load_scenario(scenario) if scenario is not None else None
     retries = SenderDefaults(max_attempts=max_attempts, retry_delay=retry_delay, rate_limit=rate_limit)
     profiles = planned_profiles(

@@ -12,17 +12,16 @@ import trio
 from cyclopts import Parameter
 
 from smstrio.cli._app import (
+    DEFAULT_LOG_FLAGS,
     EXIT_FAILURE,
     EXIT_OK,
+    LogFlags,
     app,
     run_command,
     sources,
     until_signalled,
 )
 from smstrio.cli._campaign import SenderDefaults, simulated_campaign
-from smstrio.core.config import (
-    Common,
-)
 from smstrio.core.distributions import Distribution
 from smstrio.core.errors import ConfigError
 from smstrio.core.logs import event
@@ -41,16 +40,6 @@ def virtual_clock(virtual: bool) -> trio.abc.Clock | None:
     from trio.testing import MockClock  # imports pytest where it is installed: only when asked for
 
     return MockClock(autojump_threshold=0) if virtual else None
-
-
-def log_settings(log_level: str | None, log_file: Path | None, log_format: str | None) -> Common:
-    """Only the logging settings: the simulation talks to no server."""
-    src = sources()
-    return Common(
-        log_level=src.pick(log_level, ("LOG_LEVEL",), str, "INFO").upper(),
-        log_file=src.pick(log_file, ("LOG_FILE",), Path, None),
-        log_format=src.pick(log_format, ("LOG_FORMAT",), str, "auto").lower(),
-    )
 
 
 def print_summary(summary: SimulationSummary, *, json_output: bool) -> None:
@@ -96,9 +85,7 @@ def simulate(
     port: int | None = None,
     interval: float | None = None,
     seed: int | None = None,
-    log_level: str | None = None,
-    log_file: Path | None = None,
-    log_format: str | None = None,
+    log_flags: LogFlags = DEFAULT_LOG_FLAGS,
 ) -> None:
     """Simulate a whole campaign in this process on an in-memory broker and store; print a summary.
 
@@ -158,14 +145,8 @@ def simulate(
         Seconds between the monitor's stats lines [default 1; virtual time: a tenth of the ideal duration].
     seed
         Seed for a reproducible run [default: random, printed in the summary].
-    log_level
-        DEBUG, INFO, WARNING or ERROR [env LOG_LEVEL; default INFO].
-    log_file
-        Also append the JSON log lines to this file [env LOG_FILE].
-    log_format
-        Log lines on stderr: auto (console on a terminal, else json), console or json [env LOG_FORMAT; default auto].
     """
-    common = log_settings(log_level, log_file, log_format)
+    common = log_flags.resolve(sources())
     campaign = simulated_campaign(
         load_scenario(scenario) if scenario is not None else Scenario(),
         messages=messages,

@@ -20,7 +20,7 @@ def test_shares_differ_by_one_at_most_and_add_up() -> None:
 def test_children_get_the_parents_service_flags() -> None:
     """Every flag the parent was given reaches the child, unset ones left out."""
     flags = ServiceFlags(redis_url="redis://r", queue="q", log_file=Path("/tmp/x.log"))
-    assert flag_arguments(flags) == ["--redis-url", "redis://r", "--queue", "q", "--log-file", "/tmp/x.log"]
+    assert flag_arguments(flags) == ["--log-file", "/tmp/x.log", "--redis-url", "redis://r", "--queue", "q"]
 
 
 def test_each_child_has_its_share_and_a_seed_drawn_from_the_parents() -> None:
