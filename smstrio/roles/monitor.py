@@ -117,13 +117,18 @@ class Monitor:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Refresh every interval, forever; a failed refresh is logged and retried next interval,
-        after the broker failed on a new connection (to the next node of a list)."""
+        after the broker failed (or a refresh went unanswered for an interval, at least
+        ``RECONNECT_TIMEOUT_S``) on a new connection (to the next node of a list)."""
         await self.refresh()
         task_status.started()
         while True:
             await trio.sleep(self.settings.interval)
             try:
-                await self.refresh()
+                with trio.fail_after(max(self.settings.interval, RECONNECT_TIMEOUT_S)):
+                    await self.refresh()
+            except trio.TooSlowError:  # a request on a connection cut under it waits for the heartbeat otherwise
+                event(log, "stats unavailable", level=logging.WARNING, error="no answer in time")
+                await self._reconnect()
             except ServiceError as exc:
                 event(log, "stats unavailable", level=logging.WARNING, error=str(exc))
                 if isinstance(exc, BrokerError):

@@ -8,9 +8,9 @@ from trio.testing import MockClock
 from smstrio.adapters.memory import MemoryBroker, MemoryStore
 from smstrio.core.config import Common, MonitorSettings
 from smstrio.core.stats import Outcome, OutcomeRecord, StatsSnapshot
-from smstrio.ports import Outgoing
+from smstrio.ports import Outgoing, QueueInfo
 from smstrio.roles.audit import collect_audit
-from smstrio.roles.monitor import Monitor
+from smstrio.roles.monitor import RECONNECT_TIMEOUT_S, Monitor
 from smstrio.testing import Clock
 from smstrio.web.app import PerSnapshot
 
@@ -68,6 +68,47 @@ async def test_the_monitor_reconnects_after_losing_the_broker(autojump_clock: Mo
         await trio.sleep(1.5)  # the refresh at 1 s fails, and the monitor reconnects
         assert (len(reported), broker.closed) == (1, False)
         await trio.sleep(1.0)  # the refresh at 2 s succeeds
+        assert len(reported) == 2
+        nursery.cancel_scope.cancel()
+
+
+class HangingBroker(MemoryBroker):
+    """A memory broker whose queue depth, once ``hang`` is set, never answers (a connection cut under a request)."""
+
+    hang = False
+
+    async def queue_info(self, queue: str) -> QueueInfo:
+        if self.hang:
+            await trio.sleep_forever()
+        return await super().queue_info(queue)
+
+    async def queue_depth(self, queue: str) -> int:
+        if self.hang:
+            await trio.sleep_forever()
+        return await super().queue_depth(queue)
+
+
+async def test_an_unanswered_refresh_makes_the_monitor_reconnect(autojump_clock: MockClock, queue_name: str) -> None:
+    """A refresh the broker never answers gives up after RECONNECT_TIMEOUT_S; the monitor reconnects and goes on."""
+    broker, reported = HangingBroker(), list[StatsSnapshot]()
+    settings = MonitorSettings(common=Common(queue=queue_name), interval=1.0)
+    monitor = Monitor(settings, broker, MemoryStore(clock=Clock(1.0)), report=reported.append)
+    reconnects = 0
+    reconnect = broker.reconnect
+
+    async def counted() -> None:
+        nonlocal reconnects
+        reconnects += 1
+        broker.hang = False
+        await reconnect()
+
+    broker.reconnect = counted  # type: ignore[method-assign]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(monitor.run)
+        broker.hang = True
+        await trio.sleep(1.0 + RECONNECT_TIMEOUT_S + 0.5)  # the refresh at 1 s gives up at 11 s, then reconnects
+        assert (len(reported), reconnects) == (1, 1)
+        await trio.sleep(1.0)  # the next refresh succeeds
         assert len(reported) == 2
         nursery.cancel_scope.cancel()
 
